@@ -1,0 +1,196 @@
+// Package groupcommit serialises writes of all stores into shared bbolt
+// transactions so that many concurrent writers pay for one fsync.
+//
+// Batch window: none is added. A batch is everything submitted while the
+// previous commit was running (capped at MaxBatch), so an idle broker commits
+// a single write at once and a busy one amortises each fsync over all writers
+// that arrived during it. Every op's Done runs after the commit, in submission
+// order, which is what makes the stores' change feeds commit-ordered.
+package groupcommit
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// MaxBatch bounds the ops per transaction so one commit cannot grow without limit.
+const MaxBatch = 4096
+
+// ErrClosed is returned for ops submitted after Close.
+var ErrClosed = errors.New("DB closed")
+
+// Op is one store write.
+type Op struct {
+	// Apply performs the write inside the batch transaction. It must only
+	// write; validation belongs before Submit.
+	Apply func(tx *bolt.Tx) error
+	// Done runs after the transaction committed (err == nil) or failed, in
+	// submission order, on the committer goroutine. Keep it short: publish,
+	// or revert in-memory state on error.
+	Done func(err error)
+}
+
+// Stats describes recent batches, for metrics.
+type Stats struct {
+	Batches  uint64
+	Ops      uint64
+	LastSize int
+	LastTime time.Duration
+}
+
+// Committer owns the write side of one bbolt database.
+type Committer struct {
+	db      *bolt.DB
+	mu      sync.Mutex
+	cond    *sync.Cond
+	pending []*pendingOp
+	closed  bool
+	done    chan struct{}
+	stats   Stats
+	// OnBatch, when set before the first Submit, observes every batch.
+	OnBatch func(size int, d time.Duration, err error)
+}
+
+type pendingOp struct {
+	op  Op
+	err error
+	wg  chan struct{}
+}
+
+// New starts the committer goroutine for db.
+func New(db *bolt.DB) *Committer {
+	c := &Committer{db: db, done: make(chan struct{})}
+	c.cond = sync.NewCond(&c.mu)
+	go c.loop()
+	return c
+}
+
+// DB returns the underlying database for read transactions.
+func (c *Committer) DB() *bolt.DB { return c.db }
+
+// Enqueue adds op to the next batch and returns a wait function that blocks
+// until it is durable (or failed). Callers that must order their in-memory
+// updates with the commit order call Enqueue under their own lock and wait
+// after releasing it.
+func (c *Committer) Enqueue(op Op) (wait func() error) {
+	p := &pendingOp{op: op, wg: make(chan struct{})}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		if op.Done != nil {
+			op.Done(ErrClosed)
+		}
+		return func() error { return ErrClosed }
+	}
+	c.pending = append(c.pending, p)
+	c.cond.Signal()
+	c.mu.Unlock()
+	return func() error { <-p.wg; return p.err }
+}
+
+// Submit enqueues op and waits until it is durable.
+func (c *Committer) Submit(op Op) error { return c.Enqueue(op)() }
+
+// Stats returns a snapshot of the batch counters.
+func (c *Committer) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
+
+// Close commits what is pending, stops the goroutine and refuses new ops.
+func (c *Committer) Close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		<-c.done
+		return
+	}
+	c.closed = true
+	c.cond.Signal()
+	c.mu.Unlock()
+	<-c.done
+}
+
+func (c *Committer) loop() {
+	defer close(c.done)
+	for {
+		c.mu.Lock()
+		for len(c.pending) == 0 && !c.closed {
+			c.cond.Wait()
+		}
+		if len(c.pending) == 0 && c.closed {
+			c.mu.Unlock()
+			return
+		}
+		n := len(c.pending)
+		if n > MaxBatch {
+			n = MaxBatch
+		}
+		batch := make([]*pendingOp, n)
+		copy(batch, c.pending)
+		rest := copy(c.pending, c.pending[n:])
+		for i := rest; i < len(c.pending); i++ {
+			c.pending[i] = nil
+		}
+		c.pending = c.pending[:rest]
+		c.mu.Unlock()
+
+		start := time.Now()
+		err := c.run(batch)
+		d := time.Since(start)
+		c.mu.Lock()
+		c.stats.Batches++
+		c.stats.Ops += uint64(len(batch))
+		c.stats.LastSize = len(batch)
+		c.stats.LastTime = d
+		c.mu.Unlock()
+		if c.OnBatch != nil {
+			c.OnBatch(len(batch), d, err)
+		}
+		for _, p := range batch {
+			if p.op.Done != nil {
+				p.op.Done(p.err)
+			}
+			close(p.wg)
+		}
+	}
+}
+
+// run commits the batch in one transaction. If one op's Apply fails, the
+// batch is retried op by op so that only the failing op reports an error.
+func (c *Committer) run(batch []*pendingOp) error {
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		for _, p := range batch {
+			if err := p.op.Apply(tx); err != nil {
+				return errApply{err}
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return nil
+	}
+	var ae errApply
+	if !errors.As(err, &ae) || len(batch) == 1 {
+		// The commit itself failed (disk full, read-only): every op failed.
+		if errors.As(err, &ae) {
+			err = ae.err
+		}
+		for _, p := range batch {
+			p.err = err
+		}
+		return err
+	}
+	for _, p := range batch {
+		p.err = c.db.Update(p.op.Apply)
+	}
+	return err
+}
+
+type errApply struct{ err error }
+
+func (e errApply) Error() string { return e.err.Error() }
