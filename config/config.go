@@ -60,14 +60,14 @@ type SocketIO struct {
 
 // Limits protect the broker from misbehaving clients.
 type Limits struct {
-	MaxConnections     int      `yaml:"max_connections" doc:"new handshakes beyond this are refused with HTTP 503"`
-	MaxSubscriptions   int      `yaml:"max_subscriptions" doc:"patterns per socket"`
-	EventsPerSecond    int      `yaml:"events_per_second" doc:"commands per second per connection before throttling"`
-	MaxObjectSize      Size     `yaml:"max_object_size" doc:"largest object document"`
-	MaxJSONDepth       int      `yaml:"max_json_depth" doc:"deepest accepted JSON nesting"`
-	MaxIDLength        int      `yaml:"max_id_length" doc:"longest accepted id"`
-	MaxFileSize        Size     `yaml:"max_file_size" doc:"largest file"`
-	OutboundQueue      int      `yaml:"outbound_queue" doc:"queued events per connection before coalescing/disconnect"`
+	MaxConnections      int      `yaml:"max_connections" doc:"new handshakes beyond this are refused with HTTP 503"`
+	MaxSubscriptions    int      `yaml:"max_subscriptions" doc:"patterns per socket"`
+	EventsPerSecond     int      `yaml:"events_per_second" doc:"commands per second per connection before throttling"`
+	MaxObjectSize       Size     `yaml:"max_object_size" doc:"largest object document"`
+	MaxJSONDepth        int      `yaml:"max_json_depth" doc:"deepest accepted JSON nesting"`
+	MaxIDLength         int      `yaml:"max_id_length" doc:"longest accepted id"`
+	MaxFileSize         Size     `yaml:"max_file_size" doc:"largest file"`
+	OutboundQueue       int      `yaml:"outbound_queue" doc:"queued events per connection before coalescing/disconnect"`
 	SlowConsumerTimeout Duration `yaml:"slow_consumer_timeout" doc:"disconnect a client whose queue stays full this long"`
 }
 
@@ -94,14 +94,14 @@ func Default() Config {
 			MaxMessageSize: 100 << 20,
 		},
 		Limits: Limits{
-			MaxConnections:     10000,
-			MaxSubscriptions:   10000,
-			EventsPerSecond:    2000,
-			MaxObjectSize:      1 << 20,
-			MaxJSONDepth:       64,
-			MaxIDLength:        1024,
-			MaxFileSize:        256 << 20,
-			OutboundQueue:      10000,
+			MaxConnections:      10000,
+			MaxSubscriptions:    10000,
+			EventsPerSecond:     2000,
+			MaxObjectSize:       1 << 20,
+			MaxJSONDepth:        64,
+			MaxIDLength:         1024,
+			MaxFileSize:         256 << 20,
+			OutboundQueue:       10000,
 			SlowConsumerTimeout: Duration(30 * time.Second),
 		},
 		Log:   Log{Level: "info", Format: "text"},

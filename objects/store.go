@@ -15,12 +15,12 @@ type Object = map[string]any
 
 // Meta is what the store indexes about an object without decoding it.
 type Meta struct {
-	ID        string
-	Type      string
-	Name      string      // common.name as a view key (string, .en, or JSON text)
-	ACL       *acl.Object // nil when the object has no acl
-	HasCommon bool
-	HasCustom bool // state object with a truthy common.custom
+	ID         string
+	Type       string
+	Name       string      // common.name as a view key (string, .en, or JSON text)
+	ACL        *acl.Object // nil when the object has no acl
+	HasCommon  bool
+	HasCustom  bool // state object with a truthy common.custom
 	DontDelete bool
 }
 
