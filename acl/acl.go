@@ -66,6 +66,10 @@ func Allowed(s *Subject, owner, ownerGroup string, mask, op int) bool {
 	if s == nil || s.Admin {
 		return true
 	}
+	return classAllowed(s, owner, ownerGroup, mask, op)
+}
+
+func classAllowed(s *Subject, owner, ownerGroup string, mask, op int) bool {
 	switch {
 	case owner == s.User:
 		return mask&(op<<8) != 0
@@ -95,7 +99,7 @@ func StateAllowed(s *Subject, a *Object, op int) bool {
 	if mask == 0 {
 		mask = a.Object
 	}
-	return Allowed(s, a.Owner, a.OwnerGroup, mask, op)
+	return classAllowed(s, a.Owner, a.OwnerGroup, mask, op)
 }
 
 // FileAllowed applies datamodel.md 4.8 (missing fields already defaulted by the caller).
