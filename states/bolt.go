@@ -230,8 +230,23 @@ func (s *BoltStore) publish(c Change) {
 // Set applies w to the current state of id (datamodel.md 3.3) and returns
 // the new state once it is durable. The id is checked as by ValidateID.
 func (s *BoltStore) Set(id string, w Write) (*State, error) {
-	if err := checkID(id); err != nil {
+	st, wait, err := s.SetAsync(id, w)
+	if err != nil {
 		return nil, err
+	}
+	if err := wait(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// SetAsync applies w in memory and enqueues its commit, returning the new
+// state and a wait function that blocks until it is durable (and reverts it
+// when the commit failed). A connection that pipelines writes calls SetAsync
+// in the order the client sent them and acknowledges after wait.
+func (s *BoltStore) SetAsync(id string, w Write) (*State, func() error, error) {
+	if err := checkID(id); err != nil {
+		return nil, nil, err
 	}
 	now := s.now().UnixMilli()
 	key := []byte(id)
@@ -264,13 +279,15 @@ func (s *BoltStore) Set(id string, w Write) (*State, error) {
 		},
 	})
 	s.mu.Unlock()
-	if err := wait(); err != nil {
-		// Reverted here, not in Done: a closed committer runs Done inline
-		// while we still hold mu.
-		s.revert(id, e, gen)
-		return nil, err
-	}
-	return st, nil
+	return st, func() error {
+		if err := wait(); err != nil {
+			// Reverted here, not in Done: a closed committer runs Done inline
+			// while we still hold mu.
+			s.revert(id, e, gen)
+			return err
+		}
+		return nil
+	}, nil
 }
 
 // Delete removes the state of id and publishes Change{ID: id} once durable.
