@@ -12,6 +12,8 @@ type Meta struct {
 	Size       int64    `json:"size"`
 	ModifiedAt int64    `json:"modifiedAt"`
 	CreatedAt  int64    `json:"createdAt"`
+	// Virtual marks the hidden directory marker written by Mkdir.
+	Virtual bool `json:"virtualFile,omitempty"`
 }
 
 // Entry is one readDir / chmod / chown result row (protocol.md 9).
@@ -64,6 +66,6 @@ type Store interface {
 	RenameFile(ns, oldName, newName string, s *acl.Subject) error
 	Chmod(ns, name string, mode int, s *acl.Subject) ([]Entry, error)
 	Chown(ns, name, owner, ownerGroup string, s *acl.Subject) ([]Entry, error)
-	// Namespaces with at least one file, for readDir("").
+	// Watch registers fn for every committed write or delete, in commit order.
 	Watch(fn func(Change))
 }
