@@ -22,6 +22,13 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the broker (default when no subcommand is given)", runServe},
+		{"user", "manage users (user add|del|list|passwd)", runUser},
+		{"group", "manage groups (group add|del|list|adduser|deluser)", runGroup},
+		{"state", "get, set or delete a state value (state get|set|del)", runState},
+		{"object", "get, set, delete or list objects (object get|set|del|list)", runObject},
+		{"file", "list, read, write or remove files (file ls|get|put|rm)", runFile},
+		{"backup", "write a portable archive of objects, states and files", runBackup},
+		{"restore", "replace the database with the content of an archive", runRestore},
 		{"version", "print the version", func([]string, io.Writer, io.Writer) error { fmt.Println("brokerd", version); return nil }},
 	}
 }

@@ -1,0 +1,127 @@
+package broker
+
+import (
+	"os"
+
+	"github.com/brokerd/brokerd/acl"
+	"github.com/brokerd/brokerd/auth"
+	"github.com/brokerd/brokerd/database"
+	"github.com/brokerd/brokerd/files"
+	"github.com/brokerd/brokerd/objects"
+	"github.com/brokerd/brokerd/states"
+)
+
+// Stores are the three stores on one opened database. The daemon and the
+// offline admin subcommands both open them through here.
+type Stores struct {
+	DB      *database.DB
+	Objects *objects.BoltStore
+	States  *states.BoltStore
+	Files   *files.BoltStore
+}
+
+// OpenStores opens the database in dir and the stores on it.
+func OpenStores(dir string) (*Stores, error) {
+	db, err := database.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stores{DB: db}
+	if s.Objects, err = objects.Open(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if s.Objects.Len() == 0 {
+		if err := initDefaults(s.Objects); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	if s.States, err = states.Open(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if s.Files, err = files.Open(db, files.NamespaceFunc(s.isMeta), s.defaultFileACL); err != nil {
+		s.States.Close()
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// DefaultAdminPassword is the password of system.user.admin on a fresh data
+// directory, as in ioBroker; `brokerd user passwd admin` changes it.
+const DefaultAdminPassword = "iobroker"
+
+// initDefaults creates the default objects of a fresh installation.
+func initDefaults(o *objects.BoltStore) error {
+	hash, err := auth.HashPassword(DefaultAdminPassword)
+	if err != nil {
+		return err
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "brokerd"
+	}
+	return o.InitDefaults(host, hash)
+}
+
+// isMeta reports whether ns is an object of type "meta": only those own files.
+func (s *Stores) isMeta(ns string) bool {
+	_, m, ok := s.Objects.GetRaw(ns)
+	return ok && m.Type == "meta"
+}
+
+// defaultFileACL derives the acl of new files from system.config defaultNewAcl.
+func (s *Stores) defaultFileACL() acl.File {
+	f := acl.File{Owner: acl.Admin, OwnerGroup: acl.AdminGroup, Permissions: 0x644}
+	if d := s.Objects.DefaultNewACL(); d != nil {
+		if d.Owner != "" {
+			f.Owner = d.Owner
+		}
+		if d.OwnerGroup != "" {
+			f.OwnerGroup = d.OwnerGroup
+		}
+		if d.File != 0 {
+			f.Permissions = d.File
+		}
+	}
+	return f
+}
+
+// Close stops timers, flushes the last commit and closes the file.
+func (s *Stores) Close() error {
+	s.States.Close()
+	return s.DB.Close()
+}
+
+// DeleteObjects deletes id (and with recursive its `id.*` subtree) and the
+// state values of every deleted state object, the cross-store rule of
+// datamodel.md 1.5.
+func (s *Stores) DeleteObjects(id string, recursive bool, o objects.WriteOptions) error {
+	var metas []*objects.Meta
+	var err error
+	if recursive {
+		metas, err = s.Objects.DeleteRecursive(id, o)
+	} else {
+		var m *objects.Meta
+		m, err = s.Objects.DeleteObject(id, o)
+		if m != nil {
+			metas = append(metas, m)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, m := range metas {
+		if m.Type != "state" {
+			continue
+		}
+		if _, ok := s.States.Get(m.ID); ok {
+			if err := s.States.Delete(m.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

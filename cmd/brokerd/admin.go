@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/brokerd/brokerd/broker"
+	"github.com/brokerd/brokerd/config"
+)
+
+// adminFlags parses the common --config flag plus the command's own flags.
+// Flags may follow positional arguments (`state set x 1 --ack`), as admins type them.
+type adminFlags struct {
+	fs     *flag.FlagSet
+	config *string
+}
+
+func newAdminFlags(name, usage string, stderr io.Writer) *adminFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	a := &adminFlags{fs: fs, config: fs.String("config", "", "configuration file (finds the data directory)")}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: brokerd %s\n\nflags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return a
+}
+
+// parse returns the positional arguments, allowing flags anywhere.
+func (a *adminFlags) parse(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := a.fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = a.fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func (a *adminFlags) need(pos []string, n int) error {
+	if len(pos) < n {
+		a.fs.Usage()
+		return fmt.Errorf("expected %d argument(s), got %d", n, len(pos))
+	}
+	if len(pos) > n {
+		return fmt.Errorf("unexpected argument %q", pos[n])
+	}
+	return nil
+}
+
+// openStores opens the data directory of the configuration offline.
+func (a *adminFlags) openStores() (*broker.Stores, error) {
+	cfg, err := config.Load(*a.config, os.Environ())
+	if err != nil {
+		return nil, err
+	}
+	return broker.OpenStores(cfg.DataDir)
+}
+
+// parseValue reads a command-line value: JSON when it parses, else a string.
+func parseValue(s string) any {
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err == nil {
+		return v
+	}
+	return s
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// readArgOrStdin returns s, or standard input when s is "-".
+func readArgOrStdin(s string) ([]byte, error) {
+	if s == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return []byte(s), nil
+}
+
+func subcommand(args []string, stdout, stderr io.Writer, group string, subs map[string]func([]string, io.Writer, io.Writer) error) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		var names []string
+		for k := range subs {
+			names = append(names, k)
+		}
+		sortStrings(names)
+		fmt.Fprintf(stdout, "usage: brokerd %s {%s} [--config FILE] …\n", group, strings.Join(names, "|"))
+		if len(args) == 0 {
+			return errors.New("missing subcommand")
+		}
+		return nil
+	}
+	fn, ok := subs[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown subcommand %q", args[0])
+	}
+	return fn(args[1:], stdout, stderr)
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
