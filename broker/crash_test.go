@@ -1,4 +1,4 @@
-package states
+package broker
 
 import (
 	"bufio"
@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/brokerd/brokerd/database"
+	"github.com/brokerd/brokerd/files"
+	"github.com/brokerd/brokerd/objects"
+	"github.com/brokerd/brokerd/states"
 )
 
 // The crash test re-executes the test binary as a child that writes as fast
@@ -31,36 +33,45 @@ type crashWorkload struct {
 	name string
 	// run writes until the process dies, calling ack(key, seq) once the
 	// write of seq (monotonic per key) is durable.
-	run func(db *database.DB, ack func(key string, seq int64)) error
+	run func(s *Stores, ack func(key string, seq int64)) error
 	// verify is called on the reopened database with the highest acked seq
 	// of every key.
-	verify func(t *testing.T, db *database.DB, acked map[string]int64)
+	verify func(t *testing.T, s *Stores, acked map[string]int64)
 }
 
 var crashWorkloads = []crashWorkload{
 	{name: "state", run: crashWriteStates, verify: crashVerifyStates},
+	{name: "object", run: crashWriteObjects, verify: crashVerifyObjects},
+	{name: "file", run: crashWriteFiles, verify: crashVerifyFiles},
 }
 
 const crashWriters, crashIDsPerWriter = 8, 4
 
 // crashWriteStates: several goroutines, each owning a few ids whose values
 // are per-id counters.
-func crashWriteStates(db *database.DB, ack func(string, int64)) error {
-	s, err := Open(db)
-	if err != nil {
-		return err
-	}
+func crashWriteStates(s *Stores, ack func(string, int64)) error {
+	return crashLoop(func(g, k int, seq int64) (string, error) {
+		id := fmt.Sprintf("crash.0.w%d.s%d", g, k)
+		t := true
+		_, err := s.States.Set(id, states.Write{Val: float64(seq), HasVal: true, Ack: &t})
+		return id, err
+	}, ack)
+}
+
+// crashLoop runs crashWriters goroutines writing crashIDsPerWriter keys each
+// with increasing sequence numbers until a write fails.
+func crashLoop(write func(g, k int, seq int64) (string, error), ack func(string, int64)) error {
 	errs := make(chan error, crashWriters)
 	for g := range crashWriters {
 		go func() {
 			for seq := int64(1); ; seq++ {
 				for k := range crashIDsPerWriter {
-					id := fmt.Sprintf("crash.0.w%d.s%d", g, k)
-					if _, err := s.Set(id, Write{Val: float64(seq), HasVal: true, Ack: ptr(true)}); err != nil {
+					key, err := write(g, k, seq)
+					if err != nil {
 						errs <- err
 						return
 					}
-					ack(id, seq)
+					ack(key, seq)
 				}
 			}
 		}()
@@ -68,14 +79,9 @@ func crashWriteStates(db *database.DB, ack func(string, int64)) error {
 	return <-errs
 }
 
-func crashVerifyStates(t *testing.T, db *database.DB, acked map[string]int64) {
-	s, err := Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+func crashVerifyStates(t *testing.T, s *Stores, acked map[string]int64) {
 	for id, seq := range acked {
-		st, ok := s.Get(id)
+		st, ok := s.States.Get(id)
 		if !ok {
 			t.Errorf("acknowledged state %s (seq %d) lost", id, seq)
 			continue
@@ -86,13 +92,70 @@ func crashVerifyStates(t *testing.T, db *database.DB, acked map[string]int64) {
 	}
 }
 
+func crashWriteObjects(s *Stores, ack func(string, int64)) error {
+	return crashLoop(func(g, k int, seq int64) (string, error) {
+		id := fmt.Sprintf("crash.0.w%d.o%d", g, k)
+		_, err := s.Objects.Set(id, objects.Object{"type": "state", "common": map[string]any{"name": "c", "type": "number", "seq": seq}, "native": map[string]any{}}, objects.WriteOptions{User: "system.user.admin"})
+		return id, err
+	}, ack)
+}
+
+func crashVerifyObjects(t *testing.T, s *Stores, acked map[string]int64) {
+	for id, seq := range acked {
+		o, err := s.Objects.Get(id)
+		if err != nil || o == nil {
+			t.Errorf("acknowledged object %s (seq %d) lost: %v", id, seq, err)
+			continue
+		}
+		c, _ := o["common"].(map[string]any)
+		if v, _ := c["seq"].(float64); int64(v) < seq {
+			t.Errorf("object %s seq %v, acknowledged %d", id, c["seq"], seq)
+		}
+	}
+}
+
+// crashWriteFiles writes files whose content is the sequence number repeated,
+// so a torn write is detectable.
+func crashWriteFiles(s *Stores, ack func(string, int64)) error {
+	return crashLoop(func(g, k int, seq int64) (string, error) {
+		name := fmt.Sprintf("w%d/f%d.txt", g, k)
+		body := strings.Repeat(strconv.FormatInt(seq, 10)+"\n", 200)
+		return name, s.Files.Write("0_userdata.0", name, []byte(body), true, files.WriteOptions{}, nil)
+	}, ack)
+}
+
+func crashVerifyFiles(t *testing.T, s *Stores, acked map[string]int64) {
+	for name, seq := range acked {
+		data, _, err := s.Files.Read("0_userdata.0", name, nil)
+		if err != nil {
+			t.Errorf("acknowledged file %s (seq %d) lost: %v", name, seq, err)
+			continue
+		}
+		lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+		if len(lines) != 200 {
+			t.Errorf("file %s torn: %d lines", name, len(lines))
+			continue
+		}
+		got, _ := strconv.ParseInt(lines[0], 10, 64)
+		for _, l := range lines {
+			if l != lines[0] {
+				t.Errorf("file %s torn: mixed content", name)
+				break
+			}
+		}
+		if got < seq {
+			t.Errorf("file %s holds %d, acknowledged %d", name, got, seq)
+		}
+	}
+}
+
 // TestCrashChild is the child process; it does nothing in a normal run.
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
 		t.Skip("only run as the child of TestCrash")
 	}
-	db, err := database.Open(dir)
+	stores, err := OpenStores(dir)
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(2)
@@ -113,7 +176,7 @@ func TestCrashChild(t *testing.T) {
 	errs := make(chan error, len(crashWorkloads))
 	for _, w := range crashWorkloads {
 		go func() {
-			errs <- w.run(db, func(key string, seq int64) {
+			errs <- w.run(stores, func(key string, seq int64) {
 				emit("ack " + w.name + " " + key + " " + strconv.FormatInt(seq, 10) + "\n")
 			})
 		}()
@@ -229,13 +292,13 @@ func crashOnce(t *testing.T, run int) int {
 	cmd.Wait()
 	killed = true
 
-	db, err := database.Open(dir)
+	stores, err := OpenStores(dir)
 	if err != nil {
 		t.Fatalf("run %d: reopen: %v", run, err)
 	}
-	defer db.Close()
+	defer stores.Close()
 	for _, w := range crashWorkloads {
-		w.verify(t, db, acked[w.name])
+		w.verify(t, stores, acked[w.name])
 	}
 	return n
 }
