@@ -16,8 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/brokerd/brokerd/auth"
 	"github.com/brokerd/brokerd/config"
-	"github.com/brokerd/brokerd/database"
+	"github.com/brokerd/brokerd/transport"
 )
 
 // ShutdownTimeout bounds graceful shutdown.
@@ -31,13 +32,15 @@ type Options struct {
 
 // Broker is one running brokerd.
 type Broker struct {
-	cfg   config.Config
-	opts  Options
-	log   *slog.Logger
-	db    *database.DB
-	mux   *http.ServeMux
-	ready atomic.Bool
-	cert  atomic.Pointer[tls.Certificate]
+	cfg    config.Config
+	opts   Options
+	log    *slog.Logger
+	stores *Stores
+	auth   *auth.Service
+	sio    *transport.Server
+	mux    *http.ServeMux
+	ready  atomic.Bool
+	cert   atomic.Pointer[tls.Certificate]
 }
 
 // New opens the data directory and builds every component; it does not listen yet.
@@ -46,16 +49,45 @@ func New(cfg config.Config, opts Options) (*Broker, error) {
 		opts.LogOutput = os.Stderr
 	}
 	b := &Broker{cfg: cfg, opts: opts, log: newLogger(cfg.Log, opts.LogOutput), mux: http.NewServeMux()}
-	db, err := database.Open(cfg.DataDir)
+	if cfg.TLSEnabled() {
+		if err := b.loadCert(); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	stores, err := OpenStores(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	b.db = db
-	if cfg.TLSEnabled() {
-		if err := b.loadCert(); err != nil {
-			db.Close()
-			return nil, err
+	b.stores = stores
+	b.log.Info("stores loaded", "objects", stores.Objects.Len(), "states", stores.States.Len(), "took", time.Since(start).Round(time.Millisecond))
+	b.auth, err = auth.New(auth.Options{DB: stores.DB, Objects: stores.Objects, Config: cfg.Auth, Logger: b.log, From: "system.adapter." + cfg.Namespace})
+	if err != nil {
+		stores.Close()
+		return nil, err
+	}
+	if cfg.Auth.Enabled {
+		if ok, _ := b.auth.Login("admin", DefaultAdminPassword); ok != "" {
+			b.log.Warn("user admin still has the default password; change it with `brokerd user passwd admin`")
 		}
+	}
+	b.sio, err = transport.New(transport.Stores{Objects: stores.Objects, States: stores.States, Files: stores.Files}, transport.Options{
+		Namespace:      cfg.Namespace,
+		Version:        opts.Version,
+		PingInterval:   cfg.SocketIO.PingInterval.Std(),
+		PingTimeout:    cfg.SocketIO.PingTimeout.Std(),
+		MaxMessageSize: int64(cfg.SocketIO.MaxMessageSize),
+		WebSocketOnly:  cfg.SocketIO.ForceWebSockets,
+		AuthEnabled:    cfg.Auth.Enabled,
+		Authenticator:  socketAuth{b.auth},
+		Authorizer:     transport.SubjectAuthorizer{},
+		EventQueue:     cfg.Limits.OutboundQueue,
+		Logger:         b.log,
+	})
+	if err != nil {
+		b.auth.Close()
+		stores.Close()
+		return nil, err
 	}
 	b.routes()
 	return b, nil
@@ -75,6 +107,8 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 func (b *Broker) Handler() http.Handler { return b.mux }
 
 func (b *Broker) routes() {
+	b.sio.Register(b.mux)
+	b.auth.RegisterRoutes(b.mux)
 	b.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -110,7 +144,7 @@ func (b *Broker) Run(ctx context.Context, hup <-chan os.Signal) error {
 			for _, l := range lns {
 				l.Close()
 			}
-			b.db.Close()
+			b.Close()
 			return fmt.Errorf("listen %s: %w", a, err)
 		}
 		lns = append(lns, ln)
@@ -178,13 +212,21 @@ loop:
 		srv.Close()
 	}
 	wg.Wait()
-	if err := b.db.Close(); err != nil && runErr == nil {
+	b.auth.Close()
+	if err := b.stores.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
 	b.log.Info("stopped")
 	return runErr
 }
 
-// closeClients disconnects Socket.IO clients with a reason before the HTTP
-// server stops (hijacked websocket connections are not closed by Shutdown).
-func (b *Broker) closeClients() {}
+// closeClients disconnects Socket.IO clients before the HTTP server stops
+// (hijacked websocket connections are not closed by Shutdown).
+func (b *Broker) closeClients() { b.sio.Close() }
+
+// Close releases a broker that never ran.
+func (b *Broker) Close() error {
+	b.sio.Close()
+	b.auth.Close()
+	return b.stores.Close()
+}

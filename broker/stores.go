@@ -9,6 +9,7 @@ import (
 	"github.com/brokerd/brokerd/files"
 	"github.com/brokerd/brokerd/objects"
 	"github.com/brokerd/brokerd/states"
+	"github.com/brokerd/brokerd/transport"
 )
 
 // Stores are the three stores on one opened database. The daemon and the
@@ -95,33 +96,7 @@ func (s *Stores) Close() error {
 	return s.DB.Close()
 }
 
-// DeleteObjects deletes id (and with recursive its `id.*` subtree) and the
-// state values of every deleted state object, the cross-store rule of
-// datamodel.md 1.5.
+// DeleteObjects deletes objects and the values of deleted state objects.
 func (s *Stores) DeleteObjects(id string, recursive bool, o objects.WriteOptions) error {
-	var metas []*objects.Meta
-	var err error
-	if recursive {
-		metas, err = s.Objects.DeleteRecursive(id, o)
-	} else {
-		var m *objects.Meta
-		m, err = s.Objects.DeleteObject(id, o)
-		if m != nil {
-			metas = append(metas, m)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	for _, m := range metas {
-		if m.Type != "state" {
-			continue
-		}
-		if _, ok := s.States.Get(m.ID); ok {
-			if err := s.States.Delete(m.ID); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return transport.DeleteObjects(transport.Stores{Objects: s.Objects, States: s.States, Files: s.Files}, id, recursive, o)
 }

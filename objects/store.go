@@ -65,6 +65,11 @@ type Store interface {
 	Extend(id string, patch Object, o WriteOptions) (Object, error)
 	// Delete removes an object; a missing one is not an error.
 	Delete(id string, o WriteOptions) error
+	// DeleteObject is Delete returning the deleted object's meta (nil when missing).
+	DeleteObject(id string, o WriteOptions) (*Meta, error)
+	// DeleteRecursive deletes id and its `id.*` subtree (all or nothing for
+	// permissions) and returns the metas of the deleted objects.
+	DeleteRecursive(id string, o WriteOptions) ([]*Meta, error)
 	// Range calls fn for ids in [start, end] (UTF-16 order, inclusive) in
 	// order until fn returns false.
 	Range(start, end string, fn func(id string, m *Meta, raw json.RawMessage) bool)

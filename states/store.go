@@ -59,6 +59,9 @@ type Store interface {
 	GetMany(ids []string) []*State
 	// Set applies w and returns once the write is durable.
 	Set(id string, w Write) (*State, error)
+	// SetAsync applies w in memory, in call order, and returns a wait
+	// function that blocks until the write is durable.
+	SetAsync(id string, w Write) (*State, func() error, error)
 	Delete(id string) error
 	// Range calls fn for every state whose id matches (used by CLI/backup).
 	All(fn func(id string, s *State) bool)

@@ -1,0 +1,201 @@
+package transport
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/brokerd/brokerd/acl"
+	"github.com/brokerd/brokerd/pattern"
+	"github.com/brokerd/brokerd/states"
+)
+
+func init() {
+	idParam := []Param{{"id", KAny, false}}
+	getStates := &Command{Perm: Perm{"state", "list"}, Params: []Param{{"pattern", KAny, true}}, Ack: "(err, {id: state|null})",
+		Doc: "pattern: ids of state objects (object-driven); array: every id, null when missing", Handler: cmdGetStates}
+	register("getStates", getStates)
+	alias := *getStates
+	alias.Via = "getStates"
+	alias.Doc = "alias of getStates"
+	register("getForeignStates", &alias)
+	register("getState", &Command{Perm: Perm{"state", "read"}, Params: idParam, Ack: "(err, state|null)",
+		Doc: "one state value", Handler: cmdGetState})
+	register("setState", &Command{Perm: Perm{"state", "write"}, Params: []Param{{"id", KAny, false}, {"state", KAny, false}}, Ack: "(err, id)",
+		Doc: "write a state; a plain value becomes {val}, ack defaults to false", Handler: cmdSetState})
+	register("delState", &Command{Perm: Perm{"state", "delete"}, Params: idParam, Ack: "(err, id)",
+		Doc: "delete the value (the object is kept); subscribers get stateChange(id, null)", Handler: cmdDelState})
+	deprecated := func(call *Call) { call.Reply(errDeprecated) }
+	register("getBinaryState", &Command{Perm: Perm{}, Params: []Param{{"id", KAny, true}}, Ack: "(err)",
+		Doc: "always fails: " + errDeprecated, Handler: deprecated})
+	register("setBinaryState", &Command{Perm: Perm{}, Params: []Param{{"id", KAny, true}, {"data", KAny, true}}, Ack: "(err)",
+		Doc: "always fails: " + errDeprecated, Handler: deprecated})
+}
+
+// stateAllowed applies the state nibble of the object acl (datamodel.md 4.9);
+// an id without object is open to everyone who passed the command check.
+func (s *Server) stateAllowed(sub *acl.Subject, id string, op int) bool {
+	if sub.IsSuperUser() || s.st.Objects == nil {
+		return true
+	}
+	_, m, ok := s.st.Objects.GetRaw(id)
+	if !ok || m == nil {
+		return true
+	}
+	return acl.StateAllowed(sub, m.ACL, op)
+}
+
+func stateJSON(st *states.State) json.RawMessage {
+	if st == nil {
+		return json.RawMessage("null")
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return json.RawMessage("null")
+	}
+	return b
+}
+
+func cmdGetStates(call *Call) {
+	s := call.c.srv
+	if s.st.States == nil {
+		call.Fail(errors.New(errDBClosed))
+		return
+	}
+	sub := call.Subject()
+	switch p := call.Args.Any(0).(type) {
+	case []any:
+		ids := make([]string, len(p))
+		for i, e := range p {
+			id, ok := e.(string)
+			if !ok {
+				call.Fail(errArgType(Param{Name: "pattern", Kind: KPatterns}, e))
+				return
+			}
+			if !s.stateAllowed(sub, id, acl.Read) {
+				call.Fail(ErrPermission)
+				return
+			}
+			ids[i] = id
+		}
+		out := make(map[string]json.RawMessage, len(ids))
+		for i, st := range s.st.States.GetMany(ids) {
+			out[ids[i]] = stateJSON(st)
+		}
+		call.Reply(nil, out)
+	case nil, string:
+		pat, _ := p.(string)
+		if pat == "" {
+			pat = "*"
+		}
+		if s.st.Objects == nil {
+			call.Fail(errors.New(errDBClosed))
+			return
+		}
+		m, err := pattern.Compile(pat)
+		if err != nil {
+			call.Fail(err)
+			return
+		}
+		start, end := pattern.Range(pat)
+		var ids []string
+		s.st.Objects.Range(start, end, func(id string, meta *objectsMeta, _ json.RawMessage) bool {
+			if meta != nil && meta.Type == "state" && m.Match(id) && (sub.IsSuperUser() || acl.StateAllowed(sub, meta.ACL, acl.Read)) {
+				ids = append(ids, id)
+			}
+			return true
+		})
+		out := make(map[string]json.RawMessage, len(ids))
+		for i, st := range s.st.States.GetMany(ids) {
+			out[ids[i]] = stateJSON(st)
+		}
+		call.Reply(nil, out)
+	default:
+		call.Fail(errArgType(Param{Name: "pattern", Kind: KPatterns}, p))
+	}
+}
+
+func cmdGetState(call *Call) {
+	s := call.c.srv
+	id, err := states.ParseID(call.Args.Any(0))
+	if err != nil {
+		call.Fail(err)
+		return
+	}
+	if s.st.States == nil {
+		call.Fail(errors.New(errDBClosed))
+		return
+	}
+	if !s.stateAllowed(call.Subject(), id, acl.Read) {
+		call.Fail(ErrPermission)
+		return
+	}
+	st, ok := s.st.States.Get(id)
+	if !ok {
+		st = nil
+	}
+	call.Reply(nil, stateJSON(st))
+}
+
+func cmdSetState(call *Call) {
+	s := call.c.srv
+	id, err := states.ParseID(call.Args.Any(0))
+	if err != nil {
+		call.Fail(err)
+		return
+	}
+	w, err := states.ParseWrite(call.Args.Any(1))
+	if err != nil {
+		call.Fail(err)
+		return
+	}
+	if s.st.States == nil {
+		call.Fail(errors.New(errDBClosed))
+		return
+	}
+	if !s.stateAllowed(call.Subject(), id, acl.Write) {
+		call.Fail(ErrPermission)
+		return
+	}
+	if strings.TrimSpace(w.From) == "" {
+		w.From = s.from
+	}
+	w.User = call.Subject().User
+	_, wait, err := s.st.States.SetAsync(id, w)
+	if err != nil {
+		call.Fail(err)
+		return
+	}
+	// The write is applied in the order sent; the ack waits for the disk
+	// on another goroutine so one client can pipeline many writes into a
+	// single group commit.
+	call.c.afterDurable(func() {
+		if err := wait(); err != nil {
+			call.Fail(err)
+			return
+		}
+		call.Reply(nil, id)
+	})
+}
+
+func cmdDelState(call *Call) {
+	s := call.c.srv
+	id, err := states.ParseID(call.Args.Any(0))
+	if err != nil {
+		call.Fail(err)
+		return
+	}
+	if s.st.States == nil {
+		call.Fail(errors.New(errDBClosed))
+		return
+	}
+	if !s.stateAllowed(call.Subject(), id, acl.Write) {
+		call.Fail(ErrPermission)
+		return
+	}
+	if err := s.st.States.Delete(id); err != nil {
+		call.Fail(err)
+		return
+	}
+	call.Reply(nil, id)
+}

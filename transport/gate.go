@@ -1,0 +1,103 @@
+package transport
+
+import (
+	"sync"
+
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/servers/engine/v3"
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+)
+
+// gatedCtor wraps the Engine.IO transport constructor to close two races of
+// the library, which sends before its own state is ready:
+//
+//   - the open packet goes out before the socket.io layer has registered its
+//     "data" listener (and before the engine knows the sid), so an EIO4
+//     client answering at once with "40" is lost or gets "Session ID unknown";
+//   - the CONNECT packet ("40", "40{sid}") goes out before the client records
+//     the namespace socket, so an event sent right after it is taken for a
+//     protocol violation and the connection is closed.
+//
+// A new session's transport therefore holds its writes: an EIO4 session until
+// the engine's connection event (open packet) and again until our connection
+// handler ran (CONNECT answer); an EIO3 session, where the server connects
+// "/" by itself, until our connection handler ran.
+type gatedCtor struct{ transports.TransportCtor }
+
+func (g gatedCtor) New(ctx *types.HttpContext) transports.Transport {
+	t := g.TransportCtor.New(ctx)
+	if ctx.Query().Peek("sid") != "" {
+		return t // upgrade of an established session
+	}
+	return &gatedTransport{Transport: t, holding: true, eio4: ctx.Query().Peek("EIO") == "4"}
+}
+
+type gatedTransport struct {
+	transports.Transport
+	eio4    bool
+	mu      sync.Mutex
+	holding bool
+	held    [][]*packet.Packet
+}
+
+// Send queues packets while holding; otherwise it passes straight through.
+func (g *gatedTransport) Send(packets []*packet.Packet) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.holding {
+		g.held = append(g.held, packets)
+		return
+	}
+	g.Transport.Send(packets)
+}
+
+// release lets held packets out as one batch (a polling response can carry
+// only one). The engine counts one drain per Send, so the batches merged
+// away get their drain events now; none of them carries a send callback.
+func (g *gatedTransport) release(rearm bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var all []*packet.Packet
+	for _, b := range g.held {
+		all = append(all, b...)
+	}
+	merged := len(g.held) - 1
+	g.held = nil
+	g.holding = false
+	if len(all) > 0 {
+		g.Transport.Send(all)
+		for ; merged > 0; merged-- {
+			g.Transport.Emit("drain")
+		}
+	}
+	g.holding = rearm
+}
+
+func gateOf(es engine.Socket) *gatedTransport {
+	if es == nil {
+		return nil
+	}
+	g, _ := es.Transport().(*gatedTransport)
+	return g
+}
+
+// releaseOpen runs on the engine's connection event after the socket.io
+// server's own listener (registered first), i.e. once its listeners exist.
+func releaseOpen(args ...any) {
+	if len(args) == 0 {
+		return
+	}
+	es, _ := args[0].(engine.Socket)
+	if g := gateOf(es); g != nil && g.eio4 {
+		g.release(true)
+	}
+}
+
+// releaseConnected opens the gate for good: after our connection handler
+// (socket registered everywhere) or when the socket is refused.
+func releaseConnected(es engine.Socket) {
+	if g := gateOf(es); g != nil {
+		g.release(false)
+	}
+}
