@@ -3,15 +3,18 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +22,7 @@ import (
 	"github.com/brokerd/brokerd/auth"
 	"github.com/brokerd/brokerd/config"
 	"github.com/brokerd/brokerd/transport"
+	"github.com/brokerd/brokerd/web"
 )
 
 // ShutdownTimeout bounds graceful shutdown.
@@ -32,15 +36,16 @@ type Options struct {
 
 // Broker is one running brokerd.
 type Broker struct {
-	cfg    config.Config
-	opts   Options
-	log    *slog.Logger
-	stores *Stores
-	auth   *auth.Service
-	sio    *transport.Server
-	mux    *http.ServeMux
-	ready  atomic.Bool
-	cert   atomic.Pointer[tls.Certificate]
+	cfg     config.Config
+	opts    Options
+	log     *slog.Logger
+	stores  *Stores
+	auth    *auth.Service
+	sio     *transport.Server
+	mux     *http.ServeMux
+	ready   atomic.Bool
+	started time.Time
+	cert    atomic.Pointer[tls.Certificate]
 }
 
 // New opens the data directory and builds every component; it does not listen yet.
@@ -48,7 +53,7 @@ func New(cfg config.Config, opts Options) (*Broker, error) {
 	if opts.LogOutput == nil {
 		opts.LogOutput = os.Stderr
 	}
-	b := &Broker{cfg: cfg, opts: opts, log: newLogger(cfg.Log, opts.LogOutput), mux: http.NewServeMux()}
+	b := &Broker{cfg: cfg, opts: opts, log: newLogger(cfg.Log, opts.LogOutput), mux: http.NewServeMux(), started: time.Now()}
 	if cfg.TLSEnabled() {
 		if err := b.loadCert(); err != nil {
 			return nil, err
@@ -109,6 +114,10 @@ func (b *Broker) Handler() http.Handler { return b.mux }
 func (b *Broker) routes() {
 	b.sio.Register(b.mux)
 	b.auth.RegisterRoutes(b.mux)
+	b.mux.HandleFunc("GET /{$}", b.serveWeb("index.html"))
+	for _, f := range []string{"conn.js", "app.js", "style.css", "index.html"} {
+		b.mux.HandleFunc("GET /"+f, b.serveWeb(f))
+	}
 	b.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -122,6 +131,26 @@ func (b *Broker) routes() {
 		}
 		io.WriteString(w, "ready\n")
 	})
+}
+
+// serveWeb serves one embedded file of the dashboard.
+func (b *Broker) serveWeb(name string) http.HandlerFunc {
+	data, err := web.FS.ReadFile(name)
+	ctype := mime.TypeByExtension(path.Ext(name))
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if name == "index.html" {
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'")
+			w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+		}
+		http.ServeContent(w, r, name, b.started, bytes.NewReader(data))
+	}
 }
 
 func (b *Broker) loadCert() error {

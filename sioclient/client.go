@@ -32,6 +32,9 @@ type Options struct {
 	Auth map[string]any
 	// MaxMessage bounds one incoming frame (default 256 MiB).
 	MaxMessage int64
+	// Setup, when set, runs once the namespace is connected and before the
+	// first event is read, so handlers registered there miss no event.
+	Setup func(*Conn)
 }
 
 // Message is one received event or ack: the JSON arguments and any binary
@@ -75,6 +78,7 @@ type Conn struct {
 	nextAck  int
 	acks     map[int]chan Message
 	handlers map[string]func(Message)
+	ackH     map[string]func(Message, func(args ...any))
 	anyH     func(event string, m Message)
 	closed   bool
 	err      error
@@ -129,10 +133,14 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		max = 256 << 20
 	}
 	ws.SetReadLimit(max)
-	c := &Conn{ws: ws, eio: o.EIO, acks: map[int]chan Message{}, handlers: map[string]func(Message){}, done: make(chan struct{})}
+	c := &Conn{ws: ws, eio: o.EIO, acks: map[int]chan Message{}, handlers: map[string]func(Message){},
+		ackH: map[string]func(Message, func(args ...any)){}, done: make(chan struct{})}
 	if err := c.open(ctx, o); err != nil {
 		ws.Close(websocket.StatusNormalClosure, "")
 		return nil, err
+	}
+	if o.Setup != nil {
+		o.Setup(c)
 	}
 	go c.readLoop()
 	if c.eio == 3 {
@@ -223,6 +231,18 @@ func (c *Conn) On(event string, fn func(Message)) {
 	c.mu.Unlock()
 }
 
+// OnAck registers the handler of a server event that may carry an ack id
+// (`42<id>["event",…]`), replacing an earlier OnAck handler; it takes
+// precedence over On for the same event. reply sends `43<id>[args…]`: call it
+// at most once (later calls are ignored), from any goroutine; when the server
+// asked for no ack it does nothing. Handlers run on the read goroutine: hand
+// slow work to another goroutine and reply from there.
+func (c *Conn) OnAck(event string, fn func(m Message, reply func(args ...any))) {
+	c.mu.Lock()
+	c.ackH[event] = fn
+	c.mu.Unlock()
+}
+
 // OnAny registers a handler for events without their own handler.
 func (c *Conn) OnAny(fn func(event string, m Message)) {
 	c.mu.Lock()
@@ -301,9 +321,16 @@ func (c *Conn) dropAck(id int) {
 
 // send encodes the event; []byte arguments become binary attachments.
 func (c *Conn) send(ctx context.Context, event string, ack int, args []any) error {
+	return c.sendPacket(ctx, false, event, ack, args)
+}
+
+// sendPacket writes an EVENT (isAck false) or an ACK packet with id ack.
+func (c *Conn) sendPacket(ctx context.Context, isAck bool, event string, ack int, args []any) error {
 	var atts [][]byte
 	all := make([]any, 0, len(args)+1)
-	all = append(all, event)
+	if !isAck {
+		all = append(all, event)
+	}
 	for _, a := range args {
 		if b, ok := a.([]byte); ok {
 			all = append(all, map[string]any{"_placeholder": true, "num": len(atts)})
@@ -318,12 +345,19 @@ func (c *Conn) send(ctx context.Context, event string, ack int, args []any) erro
 	}
 	var buf bytes.Buffer
 	buf.WriteByte('4')
-	if len(atts) > 0 {
+	switch {
+	case len(atts) > 0 && isAck:
+		buf.WriteByte('6')
+	case len(atts) > 0:
 		buf.WriteByte('5')
+	case isAck:
+		buf.WriteByte('3')
+	default:
+		buf.WriteByte('2')
+	}
+	if len(atts) > 0 {
 		buf.WriteString(strconv.Itoa(len(atts)))
 		buf.WriteByte('-')
-	} else {
-		buf.WriteByte('2')
 	}
 	if ack >= 0 {
 		buf.WriteString(strconv.Itoa(ack))
@@ -482,12 +516,29 @@ func (c *Conn) deliver(isAck bool, id int, event string, m Message) {
 		return
 	}
 	h := c.handlers[event]
+	ah := c.ackH[event]
 	anyH := c.anyH
 	c.mu.Unlock()
-	if h != nil {
+	if ah != nil {
+		ah(m, c.replier(id))
+	} else if h != nil {
 		h(m)
 	} else if anyH != nil {
 		anyH(event, m)
+	}
+}
+
+// replier returns the reply function for an event with ack id (-1: none).
+func (c *Conn) replier(id int) func(args ...any) {
+	if id < 0 {
+		return func(...any) {}
+	}
+	var once sync.Once
+	return func(args ...any) {
+		once.Do(func() {
+			// A failed write means the connection is gone; the server drops the ack then.
+			_ = c.sendPacket(context.Background(), true, "", id, args)
+		})
 	}
 }
 
@@ -531,12 +582,17 @@ func parsePacket(s string) (packet, error) {
 	if s == "" {
 		return p, nil
 	}
-	var arr []json.RawMessage
-	if err := json.Unmarshal([]byte(s), &arr); err != nil {
+	arr, err := splitArray([]byte(s)) // one copy; the arguments alias it
+	if err != nil {
 		return p, err
 	}
 	if p.typ == '2' || p.typ == '5' {
-		if len(arr) == 0 || json.Unmarshal(arr[0], &p.event) != nil {
+		if len(arr) == 0 || len(arr[0]) < 2 || arr[0][0] != '"' {
+			return p, errors.New("event without name")
+		}
+		if name := arr[0][1 : len(arr[0])-1]; bytes.IndexByte(name, '\\') < 0 {
+			p.event = string(name)
+		} else if json.Unmarshal(arr[0], &p.event) != nil {
 			return p, errors.New("event without name")
 		}
 		arr = arr[1:]

@@ -96,6 +96,12 @@ func cmdHTTPGet(call *Call) {
 	call.Reply(nil, map[string]any{"status": resp.StatusCode, "statusText": statusText}, body)
 }
 
+// DefaultSendToTimeout bounds a sendTo to a connected instance.
+const DefaultSendToTimeout = 30 * time.Second
+
+// router delivers to instances on this server first, then Options.Router.
+func (s *Server) router() MessageRouter { return localRouter{s} }
+
 func instanceID(name string) string {
 	if strings.HasPrefix(name, "system.adapter.") {
 		return name
@@ -116,7 +122,7 @@ func (c *conn) routeContext() (context.Context, context.CancelFunc) {
 }
 
 func notConnected(target string) map[string]any {
-	return map[string]any{"error": target + " is not connected"}
+	return map[string]any{"error": "instance " + shortName(target) + " is not connected"}
 }
 
 func cmdSendTo(call *Call) {
@@ -125,13 +131,13 @@ func cmdSendTo(call *Call) {
 		call.Reply(map[string]any{"error": "no instance given"})
 		return
 	}
-	if s.opts.Router == nil {
-		call.Reply(notConnected(target))
+	if target == s.from && call.Args.Str(1) == "im" {
+		call.Reply(s.publishIM(call.c, call.Args.Any(2)))
 		return
 	}
 	ctx, cancel := call.c.routeContext()
 	defer cancel()
-	reply, err := s.opts.Router.SendTo(ctx, s.from, target, call.Args.Str(1), call.Args.Any(2))
+	reply, err := s.router().SendTo(ctx, call.c.from(), target, call.Args.Str(1), call.Args.Any(2))
 	if err != nil {
 		if errors.Is(err, ErrNotConnected) {
 			call.Reply(notConnected(target))
@@ -149,13 +155,9 @@ func cmdSendToHost(call *Call) {
 	if host != "" && !strings.HasPrefix(host, "system.host.") {
 		host = "system.host." + host
 	}
-	if s.opts.Router == nil {
-		call.Reply(notConnected(host))
-		return
-	}
 	ctx, cancel := call.c.routeContext()
 	defer cancel()
-	reply, err := s.opts.Router.SendToHost(ctx, s.from, host, call.Args.Str(1), call.Args.Any(2))
+	reply, err := s.router().SendToHost(ctx, call.c.from(), host, call.Args.Str(1), call.Args.Any(2))
 	if err != nil {
 		if errors.Is(err, ErrNotConnected) {
 			call.Reply(notConnected(host))
@@ -170,10 +172,6 @@ func cmdSendToHost(call *Call) {
 func cmdClientSubscribe(call *Call) {
 	s, c := call.c.srv, call.c
 	target, typ := instanceID(call.Args.Str(0)), call.Args.Str(1)
-	if s.opts.Router == nil {
-		call.Reply(nil, map[string]any{"accepted": false, "error": target + " is not connected"})
-		return
-	}
 	c.mu.Lock()
 	if c.clientSubs != nil {
 		c.clientSubs[[2]string{target, typ}] = true
@@ -181,7 +179,10 @@ func cmdClientSubscribe(call *Call) {
 	c.mu.Unlock()
 	ctx, cancel := c.routeContext()
 	defer cancel()
-	reply, err := s.opts.Router.ClientSubscribe(ctx, target, c.id, typ, call.Args.Any(2))
+	reply, err := s.router().ClientSubscribe(ctx, target, c.id, typ, call.Args.Any(2))
+	if errors.Is(err, ErrNotConnected) {
+		err = errors.New(target + " is not connected")
+	}
 	if err != nil {
 		call.Reply(nil, map[string]any{"accepted": false, "error": err.Error()})
 		return
@@ -197,10 +198,25 @@ func cmdClientUnsubscribe(call *Call) {
 	was := c.clientSubs[key]
 	delete(c.clientSubs, key)
 	c.mu.Unlock()
-	if was && s.opts.Router != nil {
-		go s.opts.Router.ClientUnsubscribe(target, c.id, []string{typ}, "client")
+	if was {
+		go s.router().ClientUnsubscribe(target, c.id, []string{typ}, "client")
 	}
 	call.Reply(nil, was)
+}
+
+// publishIM handles an instance's `sendTo(<this broker>, "im", {m, s, d})`:
+// the message goes to socket s if it clientSubscribed to (instance, m).
+func (s *Server) publishIM(c *conn, msg any) map[string]any {
+	m, _ := msg.(map[string]any)
+	typ, _ := m["m"].(string)
+	sid, _ := m["s"].(string)
+	if c.instance == "" || typ == "" || sid == "" {
+		return map[string]any{"error": "im needs an instance connection and {m, s, d}"}
+	}
+	if !s.DeliverIM(sid, c.instance, typ, m["d"]) {
+		return map[string]any{"error": "no one subscribed", "type": typ, "sid": sid}
+	}
+	return map[string]any{"delivered": true}
 }
 
 // DeliverIM emits an instance message to socket sid if it subscribed to
@@ -267,13 +283,9 @@ func cmdGetHistory(call *Call) {
 		return
 	}
 	instance = instanceID(instance)
-	if s.opts.Router == nil {
-		call.Fail(errors.New(instance + " is not connected"))
-		return
-	}
 	ctx, cancel := call.c.routeContext()
 	defer cancel()
-	reply, err := s.opts.Router.SendTo(ctx, s.from, instance, "getHistory", map[string]any{"id": id, "options": opts})
+	reply, err := s.router().SendTo(ctx, call.c.from(), instance, "getHistory", map[string]any{"id": id, "options": opts})
 	if err != nil {
 		if errors.Is(err, ErrNotConnected) {
 			err = errors.New(instance + " is not connected")

@@ -222,6 +222,13 @@ func (s *Server) writeOptions(sub *acl.Subject) objects.WriteOptions {
 	return objects.WriteOptions{User: sub.User, From: s.from, Subject: sub}
 }
 
+// writeOptionsOf is writeOptions with the connection's own "from".
+func (c *conn) writeOptions() objects.WriteOptions {
+	o := c.srv.writeOptions(c.sess.Subject())
+	o.From = c.from()
+	return o
+}
+
 func cmdSetObject(call *Call) {
 	s := call.c.srv
 	if s.objectsOr(call) == nil {
@@ -237,7 +244,7 @@ func cmdSetObject(call *Call) {
 		return
 	}
 	id := call.Args.Str(0)
-	if _, err := s.st.Objects.Set(id, obj, s.writeOptions(call.Subject())); err != nil {
+	if _, err := s.st.Objects.Set(id, obj, call.c.writeOptions()); err != nil {
 		call.Fail(err)
 		return
 	}
@@ -250,7 +257,7 @@ func cmdExtendObject(call *Call) {
 		return
 	}
 	id := call.Args.Str(0)
-	obj, err := s.st.Objects.Extend(id, call.Args.Obj(1), s.writeOptions(call.Subject()))
+	obj, err := s.st.Objects.Extend(id, call.Args.Obj(1), call.c.writeOptions())
 	if err != nil {
 		call.Fail(err)
 		return
@@ -273,7 +280,7 @@ func cmdDelObject(call *Call, recursive bool) {
 	} else if opts, ok := call.Args.Any(1).(map[string]any); ok && opts["recursive"] == true {
 		recursive = true
 	}
-	if err := DeleteObjects(s.st, id, recursive, s.writeOptions(sub)); err != nil {
+	if err := DeleteObjects(s.st, id, recursive, call.c.writeOptions()); err != nil {
 		call.Fail(err)
 		return
 	}

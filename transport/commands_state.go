@@ -157,8 +157,8 @@ func cmdSetState(call *Call) {
 		call.Fail(ErrPermission)
 		return
 	}
-	if strings.TrimSpace(w.From) == "" {
-		w.From = s.from
+	if c := call.c; c.instance != "" || strings.TrimSpace(w.From) == "" {
+		w.From = c.from() // an adapter's writes are always from its instance
 	}
 	w.User = call.Subject().User
 	_, wait, err := s.st.States.SetAsync(id, w)

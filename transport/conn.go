@@ -46,7 +46,12 @@ type conn struct {
 	confirmed uint64
 	flow      chan struct{}
 
+	// instance is the adapter instance this socket acts for ("" = none).
+	instance string
+
 	mu         sync.Mutex
+	requests   map[uint64]chan []any // server→client requests awaiting their ack
+	nextReq    uint64
 	name       string
 	clientSubs map[[2]string]bool // clientSubscribe (target, type)
 }
@@ -84,6 +89,9 @@ func (c *conn) onEvent(args ...any) {
 	}
 	ev := inbound{}
 	switch n := args[0].(type) {
+	case clientAck:
+		c.resolve(n)
+		return
 	case string:
 		ev.name = n
 	default:
@@ -325,7 +333,7 @@ func (c *conn) close() {
 		subs := c.clientSubs
 		c.clientSubs = nil
 		c.mu.Unlock()
-		if r := c.srv.opts.Router; r != nil && len(subs) > 0 {
+		if r := c.srv.router(); len(subs) > 0 {
 			byTarget := map[string][]string{}
 			for k := range subs {
 				byTarget[k[0]] = append(byTarget[k[0]], k[1])

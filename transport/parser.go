@@ -53,6 +53,12 @@ func (d *ackDecoder) decoded(args ...any) {
 	if !ok {
 		return
 	}
+	if (p.Type == parser.ACK || p.Type == parser.BINARY_ACK) && p.Id != nil {
+		// The client answering a server request: hand it over as a pseudo
+		// event (the library keeps no ack callbacks of ours).
+		data, _ := p.Data.([]any)
+		p.Type, p.Data, p.Id = parser.EVENT, []any{clientAck{id: *p.Id, args: data}}, nil
+	}
 	if (p.Type == parser.EVENT || p.Type == parser.BINARY_EVENT) && p.Id != nil {
 		if data, ok := p.Data.([]any); ok {
 			p.Data = append(data, ackID(*p.Id))

@@ -68,6 +68,9 @@ type Options struct {
 	// Router delivers sendTo/sendToHost/clientSubscribe/getHistory to
 	// instances and hosts; nil answers those commands with an error.
 	Router MessageRouter
+	// SendToTimeout bounds how long sendTo waits for a connected instance
+	// to answer before the caller gets a timeout error.
+	SendToTimeout time.Duration
 	// EventQueue is how many distinct undelivered events a connection may
 	// have before it is closed as too slow.
 	EventQueue int
@@ -139,6 +142,9 @@ type Server struct {
 	mu    sync.Mutex
 	conns map[*conn]struct{}
 
+	instances instanceRegistry
+	aliveQ    chan aliveWrite
+
 	stateSubs  pattern.Index[*conn]
 	objectSubs pattern.Index[*conn]
 	fileSubs   pattern.Index[*conn]
@@ -166,6 +172,9 @@ func New(st Stores, o Options) (*Server, error) {
 	if o.EventQueue <= 0 {
 		o.EventQueue = DefaultEventQueue
 	}
+	if o.SendToTimeout <= 0 {
+		o.SendToTimeout = DefaultSendToTimeout
+	}
 	if o.HTTPGetTimeout <= 0 {
 		o.HTTPGetTimeout = DefaultHTTPGetTimeout
 	}
@@ -179,6 +188,7 @@ func New(st Stores, o Options) (*Server, error) {
 		adapter: o.Namespace,
 		from:    "system.adapter." + o.Namespace,
 		conns:   map[*conn]struct{}{},
+		aliveQ:  make(chan aliveWrite, 4096),
 		http:    o.HTTPClient,
 	}
 	if i := strings.LastIndexByte(o.Namespace, '.'); i > 0 {
@@ -215,6 +225,7 @@ func New(st Stores, o Options) (*Server, error) {
 	})
 	s.watchStores()
 	go s.sweepSessions()
+	go s.runAlive()
 	return s, nil
 }
 
@@ -323,13 +334,27 @@ func (s *Server) closeSession(sid string) {
 // authenticate is the namespace middleware: it runs before the CONNECT
 // packet and stores the subject on the socket.
 func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedError)) {
-	if s.opts.Authenticator == nil {
-		sock.SetData(StaticSession{adminSubject()})
-		next(nil)
-		return
+	h := handshakeOf(sock)
+	var sess Session = StaticSession{adminSubject()}
+	var err error
+	if s.opts.Authenticator != nil {
+		sess, err = s.opts.Authenticator.Authenticate(h)
 	}
-	sess, err := s.opts.Authenticator.Authenticate(handshakeOf(sock))
-	if err != nil || sess == nil || sess.Subject() == nil {
+	if err == nil && (sess == nil || sess.Subject() == nil) {
+		err = ErrInvalidLogin
+	}
+	var instance string
+	if err == nil {
+		instance, err = claimedInstance(h)
+	}
+	if err == nil && instance != "" {
+		if !mayActAs(sess.Subject()) {
+			err = fmt.Errorf("user %s may not act for instance %s", strings.TrimPrefix(sess.Subject().User, acl.UserPrefix), shortName(instance))
+		} else {
+			err = s.instances.claim(instance)
+		}
+	}
+	if err != nil {
 		if err == nil {
 			err = ErrInvalidLogin
 		}
@@ -339,8 +364,14 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 		releaseConnected(sock.Conn())
 		return
 	}
-	sock.SetData(sess)
+	sock.SetData(sockData{sess: sess, instance: instance})
 	next(nil)
+}
+
+// sockData is what the handshake middleware leaves for attach.
+type sockData struct {
+	sess     Session
+	instance string
 }
 
 // handshakeOf collects what the first request of the socket carried.
@@ -365,16 +396,21 @@ func adminSubject() *acl.Subject {
 // attach runs synchronously in the library's connection event, before any
 // event of the socket is processed, so early commands are never dropped.
 func (s *Server) attach(sock *socket.Socket) {
-	sess, _ := sock.Data().(Session)
+	d, _ := sock.Data().(sockData)
+	sess := d.sess
 	if sess == nil {
 		sess = StaticSession{adminSubject()}
 	}
 	c := newConn(s, sock, sess)
+	c.instance = d.instance
 	sock.OnAny(c.onEvent)
 	_ = sock.On("disconnect", func(...any) { c.close() })
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
+	if c.instance != "" {
+		s.instanceAttached(c)
+	}
 	c.start()
 	releaseConnected(sock.Conn())
 	if !sock.Connected() || s.closed.Load() {
@@ -390,4 +426,14 @@ func (s *Server) detach(c *conn) {
 	s.stateSubs.RemoveAll(c)
 	s.objectSubs.RemoveAll(c)
 	s.fileSubs.RemoveAll(c)
+	s.instanceDetached(c)
+}
+
+// from is who a connection's writes are from: the adapter instance it acts
+// for, else this broker's own instance.
+func (c *conn) from() string {
+	if c.instance != "" {
+		return c.instance
+	}
+	return c.srv.from
 }

@@ -583,7 +583,7 @@ func TestPermissionDenied(t *testing.T) {
 func TestSendToWithoutRouterAnswers(t *testing.T) {
 	_, hs := testServer(t, Options{})
 	c := dialWS(t, hs, 4)
-	if got := mustJSON(t, c.call(nil, "sendTo", "hue.0", "browse", nil)); got != `[{"error":"system.adapter.hue.0 is not connected"}]` {
+	if got := mustJSON(t, c.call(nil, "sendTo", "hue.0", "browse", nil)); got != `[{"error":"instance hue.0 is not connected"}]` {
 		t.Errorf("sendTo = %s", got)
 	}
 	if got := mustJSON(t, c.call(nil, "sendTo", "hue.0", "browse")); !strings.Contains(got, `Parameter \"message\" is missing`) {
