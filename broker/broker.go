@@ -236,7 +236,7 @@ loop:
 	b.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
-	b.closeClients()
+	b.closeClients(sctx)
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
 	}
@@ -251,7 +251,12 @@ loop:
 
 // closeClients disconnects Socket.IO clients before the HTTP server stops
 // (hijacked websocket connections are not closed by Shutdown).
-func (b *Broker) closeClients() { b.sio.Close() }
+func (b *Broker) closeClients(ctx context.Context) {
+	// Half the budget for draining clients, the rest for HTTP and the last commit.
+	dctx, cancel := context.WithTimeout(ctx, ShutdownTimeout/2)
+	defer cancel()
+	b.sio.Shutdown(dctx)
+}
 
 // Close releases a broker that never ran.
 func (b *Broker) Close() error {

@@ -112,6 +112,13 @@ func (b *outbox) take() []*outItem {
 	return items
 }
 
+// pending is the number of frames not yet taken by the writer.
+func (b *outbox) pending() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.items)
+}
+
 // stalled is how long queued frames have been waiting to be taken.
 func (b *outbox) stalled() time.Duration {
 	b.mu.Lock()

@@ -196,3 +196,36 @@ func TestUserAndGroupCommands(t *testing.T) {
 		t.Fatalf("admin password not hashed: %s", out)
 	}
 }
+
+func TestExportImport(t *testing.T) {
+	c := newCLI(t)
+	c.ok("object", "set", "dev.0.a", `{"type":"state","common":{"name":"A","type":"number"},"native":{"k":[1,2]}}`)
+	c.ok("object", "set", "dev.0.b", `{"type":"channel","common":{"name":"B"},"native":{}}`)
+	file := filepath.Join(c.dir, "export.json")
+	c.ok("export", "dev.0.*", "--out", file)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported, err := parseExport(data)
+	if err != nil || len(exported) != 2 || exported["dev.0.a"]["type"] != "state" {
+		t.Fatalf("export: %v %s", err, data)
+	}
+
+	other := newCLI(t)
+	other.ok("import", file)
+	if out := other.ok("object", "get", "dev.0.a"); !strings.Contains(out, `"k": [`) {
+		t.Fatalf("imported object: %s", out)
+	}
+	// Arrays with _id are accepted too; one bad object means nothing is written.
+	bad := filepath.Join(c.dir, "bad.json")
+	os.WriteFile(bad, []byte(`[{"_id":"x.0.ok","type":"state","common":{}},{"_id":"x.0.bad","common":{}}]`), 0o600)
+	other.fails("mandatory property type missing!", "import", bad)
+	other.fails("does not exist", "object", "get", "x.0.ok")
+	os.WriteFile(bad, []byte(`{"x.0.y": null}`), 0o600)
+	other.fails(`object "x.0.y" is null`, "import", bad)
+	os.WriteFile(bad, []byte(`not json`), 0o600)
+	other.fails("not valid JSON", "import", bad)
+	os.WriteFile(bad, []byte(`{"a*b": {"type":"state"}}`), 0o600)
+	other.fails("Invalid ID", "import", bad)
+}

@@ -27,6 +27,8 @@ func commands() []command {
 		{"state", "get, set or delete a state value (state get|set|del)", runState},
 		{"object", "get, set, delete or list objects (object get|set|del|list)", runObject},
 		{"file", "list, read, write or remove files (file ls|get|put|rm)", runFile},
+		{"export", "write objects as ioBroker JSON export ({id: object})", runExport},
+		{"import", "read objects from an ioBroker JSON export", runImport},
 		{"backup", "write a portable archive of objects, states and files", runBackup},
 		{"restore", "replace the database with the content of an archive", runRestore},
 		{"version", "print the version", func([]string, io.Writer, io.Writer) error { fmt.Println("brokerd", version); return nil }},
