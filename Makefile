@@ -19,6 +19,8 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@if command -v docker-compose >/dev/null; then docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml valid"; \
+	else echo "docker-compose not installed: compose file not validated"; fi
 
 gotest:
 	$(GO) test -race -count=1 -timeout 20m ./...

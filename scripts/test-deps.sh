@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v node >/dev/null || need_apt+=(nodejs npm)
+command -v docker-compose >/dev/null || need_apt+=(docker-compose)   # validates docker-compose.yml (no engine runs here)
+/usr/bin/python3 -c 'import websockets' 2>/dev/null || need_apt+=(python3-websockets)   # plain-WebSocket client tests
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

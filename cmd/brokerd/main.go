@@ -31,6 +31,7 @@ func commands() []command {
 		{"import", "read objects from an ioBroker JSON export", runImport},
 		{"backup", "write a portable archive of objects, states and files", runBackup},
 		{"restore", "replace the database with the content of an archive", runRestore},
+		{"health", "exit 0 when a running brokerd is ready (container health checks)", runHealth},
 		{"version", "print the version", func([]string, io.Writer, io.Writer) error { fmt.Println("brokerd", version); return nil }},
 	}
 }
