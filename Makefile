@@ -30,6 +30,29 @@ gotest:
 e2e: build
 	BROKERD_BIN=$(CURDIR)/$(BIN) bash e2e/run.sh
 	BROKERD_BIN=$(CURDIR)/$(BIN) bash web/test/run.sh
+	BROKERD_BIN=$(CURDIR)/$(BIN) SIO_JS_FROM=brokerd bash web/socketio/test/run.sh
+
+# Every fuzz target for FUZZTIME each (CI: 10 s). go test -fuzz takes one
+# target per run, hence the list.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	states:FuzzParseWrite states:FuzzParseID \
+	objects:FuzzValidateID objects:FuzzValidateObject objects:FuzzSetJSON objects:FuzzCompareUTF16 \
+	files:FuzzNormalize pattern:FuzzMatch config:FuzzLoad auth:FuzzCheckPassword \
+	faulttest:FuzzFrames
+
+fuzz-short:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t%%:*} $${t##*:} ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+	done
+
+# Long fault runs: 100 SIGKILL cycles under mixed load (no acknowledged
+# write may be lost), then the full-size connection churn and 10,000 idle
+# connections (build tag stress).
+soak:
+	BROKERD_CRASH_CYCLES=100 $(GO) test -count=1 -timeout 20m -run '^TestCrash$$' -v ./broker
+	$(GO) test -count=1 -tags stress -timeout 30m -run 'TestConnectChurn|TestIdleConnections' -v ./faulttest
 
 clean:
 	rm -rf bin

@@ -21,6 +21,8 @@ import (
 
 	"github.com/brokerd/brokerd/auth"
 	"github.com/brokerd/brokerd/config"
+	"github.com/brokerd/brokerd/hoststats"
+	"github.com/brokerd/brokerd/metrics"
 	"github.com/brokerd/brokerd/transport"
 	"github.com/brokerd/brokerd/web"
 )
@@ -46,6 +48,9 @@ type Broker struct {
 	ready   atomic.Bool
 	started time.Time
 	cert    atomic.Pointer[tls.Certificate]
+	hosts   *hoststats.Publisher // nil when host statistics failed to start
+	metrics *metrics.Metrics
+	handler http.Handler // mux plus the socket.io.js paths
 }
 
 // New opens the data directory and builds every component; it does not listen yet.
@@ -59,6 +64,7 @@ func New(cfg config.Config, opts Options) (*Broker, error) {
 			return nil, err
 		}
 	}
+	b.metrics = metrics.New()
 	start := time.Now()
 	stores, err := OpenStores(cfg.DataDir)
 	if err != nil {
@@ -77,25 +83,48 @@ func New(cfg config.Config, opts Options) (*Broker, error) {
 		}
 	}
 	b.sio, err = transport.New(transport.Stores{Objects: stores.Objects, States: stores.States, Files: stores.Files}, transport.Options{
-		Namespace:      cfg.Namespace,
-		Version:        opts.Version,
-		PingInterval:   cfg.SocketIO.PingInterval.Std(),
-		PingTimeout:    cfg.SocketIO.PingTimeout.Std(),
-		MaxMessageSize: int64(cfg.SocketIO.MaxMessageSize),
-		WebSocketOnly:  cfg.SocketIO.ForceWebSockets,
-		AuthEnabled:    cfg.Auth.Enabled,
-		Authenticator:  socketAuth{b.auth},
-		Authorizer:     transport.SubjectAuthorizer{},
-		EventQueue:     cfg.Limits.OutboundQueue,
-		Logger:         b.log,
+		Namespace:           cfg.Namespace,
+		Version:             opts.Version,
+		PingInterval:        cfg.SocketIO.PingInterval.Std(),
+		PingTimeout:         cfg.SocketIO.PingTimeout.Std(),
+		MaxMessageSize:      int64(cfg.SocketIO.MaxMessageSize),
+		WebSocketOnly:       cfg.SocketIO.ForceWebSockets,
+		AuthEnabled:         cfg.Auth.Enabled,
+		Authenticator:       socketAuth{b.auth},
+		Authorizer:          transport.SubjectAuthorizer{},
+		EventQueue:          cfg.Limits.OutboundQueue,
+		Metrics:             b.metrics,
+		SlowConsumerTimeout: cfg.Limits.SlowConsumerTimeout.Std(),
+		Logger:              b.log,
+		// REST / plain WebSocket / file hosting (issue #8)
+		WSMaxConnections: cfg.Web.MaxStreams,
+		StatsInterval:    cfg.Web.StatsInterval.Std(),
+		WebMounts:        cfg.Web.MountMap(),
 	})
 	if err != nil {
 		b.auth.Close()
 		stores.Close()
 		return nil, err
 	}
+	// Host statistics as system.host.<hostname>.* states (issue #8).
+	if b.hosts, err = startHostStats(stores, b.log); err != nil {
+		b.log.Warn("host statistics disabled", "err", err)
+	}
 	b.routes()
 	return b, nil
+}
+
+// startHostStats publishes cpu, mem, freemem, load, uptime and alive of this host.
+func startHostStats(st *Stores, log *slog.Logger) (*hoststats.Publisher, error) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "brokerd"
+	}
+	p, err := hoststats.New(hoststats.Options{Objects: st.Objects, States: st.States, Hostname: host, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return p, p.Start()
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
@@ -109,11 +138,14 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 }
 
 // Handler is the HTTP handler serving every route (for tests).
-func (b *Broker) Handler() http.Handler { return b.mux }
+func (b *Broker) Handler() http.Handler { return b.handler }
 
 func (b *Broker) routes() {
 	b.sio.Register(b.mux)
+	b.sio.RegisterAPI(b.mux) // /api/v1/, /files/, web.mounts
 	b.auth.RegisterRoutes(b.mux)
+	b.opsRoutes()
+	b.handler = withSocketIOClient(b.mux, b.started)
 	b.mux.HandleFunc("GET /{$}", b.serveWeb("index.html"))
 	for _, f := range []string{"conn.js", "app.js", "style.css", "index.html"} {
 		b.mux.HandleFunc("GET /"+f, b.serveWeb(f))
@@ -184,7 +216,7 @@ func (b *Broker) Run(ctx context.Context, hup <-chan os.Signal) error {
 // Serve runs on already-open listeners (tests pass their own).
 func (b *Broker) Serve(ctx context.Context, lns []net.Listener, hup <-chan os.Signal) error {
 	srv := &http.Server{
-		Handler:           b.mux,
+		Handler:           b.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
 	}
@@ -195,12 +227,13 @@ func (b *Broker) Serve(ctx context.Context, lns []net.Listener, hup <-chan os.Si
 	}
 	errc := make(chan error, len(lns))
 	var wg sync.WaitGroup
+	useTLS := srv.TLSConfig != nil // read once: srv.Serve writes TLSConfig (http2 set-up)
 	for _, ln := range lns {
 		wg.Add(1)
 		go func(ln net.Listener) {
 			defer wg.Done()
 			var err error
-			if srv.TLSConfig != nil {
+			if useTLS {
 				err = srv.ServeTLS(ln, "", "")
 			} else {
 				err = srv.Serve(ln)
@@ -209,7 +242,7 @@ func (b *Broker) Serve(ctx context.Context, lns []net.Listener, hup <-chan os.Si
 				errc <- err
 			}
 		}(ln)
-		b.log.Info("listening", "addr", ln.Addr().String(), "tls", srv.TLSConfig != nil)
+		b.log.Info("listening", "addr", ln.Addr().String(), "tls", useTLS)
 	}
 	b.ready.Store(true)
 	b.log.Info("brokerd ready", "version", b.opts.Version, "data_dir", b.cfg.DataDir)
@@ -256,11 +289,20 @@ func (b *Broker) closeClients(ctx context.Context) {
 	dctx, cancel := context.WithTimeout(ctx, ShutdownTimeout/2)
 	defer cancel()
 	b.sio.Shutdown(dctx)
+	b.stopHostStats()
+}
+
+// stopHostStats ends the host statistics (alive turns false) before the stores close.
+func (b *Broker) stopHostStats() {
+	if b.hosts != nil {
+		b.hosts.Close()
+	}
 }
 
 // Close releases a broker that never ran.
 func (b *Broker) Close() error {
 	b.sio.Close()
+	b.stopHostStats()
 	b.auth.Close()
 	return b.stores.Close()
 }

@@ -28,6 +28,9 @@ import (
 
 const crashDirEnv = "BROKERD_CRASH_CHILD_DIR"
 
+// crashCyclesEnv overrides the number of kill/reopen cycles of TestCrash.
+const crashCyclesEnv = "BROKERD_CRASH_CYCLES"
+
 // crashWorkload is one kind of data the child writes and the parent checks.
 type crashWorkload struct {
 	name string
@@ -190,12 +193,21 @@ func TestCrash(t *testing.T) {
 	if os.Getenv(crashDirEnv) != "" {
 		t.Skip("child")
 	}
-	runs := 20
+	runs, budget := 20, 90*time.Second
 	if testing.Short() {
 		runs = 5
 	}
-	deadline := time.Now().Add(90 * time.Second)
+	// make soak: BROKERD_CRASH_CYCLES=100 (the budget grows with the count).
+	if v := os.Getenv(crashCyclesEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("%s=%q is not a positive count", crashCyclesEnv, v)
+		}
+		runs, budget = n, time.Duration(n)*5*time.Second
+	}
+	deadline := time.Now().Add(budget)
 	total := 0
+	done := 0
 	for i := range runs {
 		if time.Now().After(deadline) {
 			t.Logf("time budget used up after %d runs", i)
@@ -203,6 +215,7 @@ func TestCrash(t *testing.T) {
 		}
 		n := crashOnce(t, i)
 		total += n
+		done++
 		if t.Failed() {
 			return
 		}
@@ -210,7 +223,10 @@ func TestCrash(t *testing.T) {
 	if total == 0 {
 		t.Fatal("the child never acknowledged a write")
 	}
-	t.Logf("%d acknowledged writes checked", total)
+	if done < runs && os.Getenv(crashCyclesEnv) != "" {
+		t.Fatalf("time budget used up after %d of %d runs", done, runs)
+	}
+	t.Logf("%d runs, %d acknowledged writes checked, none lost", done, total)
 }
 
 // crashOnce runs one child, kills it after 50-300 ms of writing and checks

@@ -29,6 +29,7 @@ type Config struct {
 	SocketIO  SocketIO `yaml:"socketio"`
 	Limits    Limits   `yaml:"limits"`
 	Log       Log      `yaml:"log"`
+	Web       Web      `yaml:"web"`
 	// Store selects the backend.
 	Store string `yaml:"store" doc:"store backend: bbolt"`
 }
@@ -77,6 +78,57 @@ type Log struct {
 	Format string `yaml:"format" doc:"text or json"`
 }
 
+// Web configures the REST API (/api/v1/), its plain WebSocket streams and
+// the hosting of the files store (/files/<namespace>/ and Mounts).
+type Web struct {
+	// Mounts are "prefix=namespace" pairs (a list, so that the environment
+	// can set it like every other key).
+	Mounts        []string `yaml:"mounts" doc:"extra URL prefixes serving a file namespace as prefix=namespace, e.g. /vis/=vis.0 (files are always under /files/<namespace>/)"`
+	MaxStreams    int      `yaml:"max_streams" doc:"plain WebSocket streams per /api/v1/ws/ endpoint; more are refused with HTTP 503"`
+	StatsInterval Duration `yaml:"stats_interval" doc:"period of the /api/v1/ws/system/stats stream"`
+}
+
+// MountMap returns Mounts as prefix → namespace (validated by Validate).
+func (w Web) MountMap() map[string]string {
+	out := make(map[string]string, len(w.Mounts))
+	for _, m := range w.Mounts {
+		if prefix, ns, ok := strings.Cut(m, "="); ok {
+			out[strings.TrimSpace(prefix)] = strings.TrimSpace(ns)
+		}
+	}
+	return out
+}
+
+// reservedPrefixes are routes a web mount may not shadow.
+var reservedPrefixes = []string{"/api/", "/socket.io/", "/files/", "/login", "/logout", "/oauth/", "/auth", "/name", "/healthz", "/readyz", "/metrics"}
+
+func (w Web) validateMounts() error {
+	seen := map[string]bool{}
+	for _, m := range w.Mounts {
+		prefix, ns, ok := strings.Cut(m, "=")
+		prefix, ns = strings.TrimSpace(prefix), strings.TrimSpace(ns)
+		if !ok {
+			return bad("web.mounts", "%q is not prefix=namespace (e.g. /vis/=vis.0)", m)
+		}
+		if len(prefix) < 3 || prefix[0] != '/' || prefix[len(prefix)-1] != '/' || strings.ContainsAny(prefix, "{} \t\n?#%") || strings.Contains(prefix, "//") {
+			return bad("web.mounts", "%q must look like /name/ (leading and trailing slash)", prefix)
+		}
+		if seen[prefix] {
+			return bad("web.mounts", "%q is mounted twice", prefix)
+		}
+		seen[prefix] = true
+		for _, r := range reservedPrefixes {
+			if strings.HasPrefix(prefix, r) || strings.HasPrefix(r, prefix) {
+				return bad("web.mounts", "%q overlaps the built-in route %s", prefix, r)
+			}
+		}
+		if ns == "" || strings.ContainsAny(ns, "/\\*?\"' ") || strings.Contains(ns, "..") {
+			return bad("web.mounts", "%q is not a file namespace (for %s)", ns, prefix)
+		}
+	}
+	return nil
+}
+
 // Default returns the embedded default configuration.
 func Default() Config {
 	return Config{
@@ -105,6 +157,7 @@ func Default() Config {
 			SlowConsumerTimeout: Duration(30 * time.Second),
 		},
 		Log:   Log{Level: "info", Format: "text"},
+		Web:   Web{MaxStreams: 100, StatsInterval: Duration(5 * time.Second)},
 		Store: "bbolt",
 	}
 }
@@ -252,11 +305,18 @@ func (c *Config) Validate() error {
 		{"limits.max_file_size", int64(c.Limits.MaxFileSize)},
 		{"limits.outbound_queue", int64(c.Limits.OutboundQueue)},
 		{"limits.slow_consumer_timeout", int64(c.Limits.SlowConsumerTimeout)},
+		{"web.max_streams", int64(c.Web.MaxStreams)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
 			return bad(p.key, "must be positive")
 		}
+	}
+	if c.Web.StatsInterval < Duration(100*time.Millisecond) {
+		return bad("web.stats_interval", "must be at least 100ms")
+	}
+	if err := c.Web.validateMounts(); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

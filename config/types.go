@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,9 @@ func (s *Size) parse(v string) error {
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < 0 {
 		return fmt.Errorf("%q is not a size (use e.g. 1048576, 512KB, 100MB)", v)
+	}
+	if n > math.MaxInt64/mult {
+		return fmt.Errorf("%q is too large", v)
 	}
 	*s = Size(n * mult)
 	return nil

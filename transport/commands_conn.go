@@ -60,45 +60,49 @@ func init() {
 
 func cmdName(call *Call) {
 	if n, ok := call.Args.Any(0).(string); ok {
-		call.c.setName(n)
+		if call.c != nil {
+			call.c.setName(n)
+		}
 	}
 	call.Reply()
 }
 
 func cmdAuthenticate(call *Call) {
 	var used any
-	if call.c.srv.opts.AuthEnabled {
+	if call.srv.opts.AuthEnabled {
 		used = true
 	}
 	call.Reply(true, used)
 }
 
 func cmdAuthEnabled(call *Call) {
-	call.Reply(call.c.srv.opts.AuthEnabled, strings.TrimPrefix(call.Subject().User, acl.UserPrefix))
+	call.Reply(call.srv.opts.AuthEnabled, strings.TrimPrefix(call.Subject().User, acl.UserPrefix))
 }
 
 func cmdUpdateToken(call *Call) {
-	tu, ok := call.c.srv.opts.Authenticator.(TokenUpdater)
+	tu, ok := call.srv.opts.Authenticator.(TokenUpdater)
 	if !ok || call.Args.Str(0) == "" {
 		call.Reply(errNoAccessToken, false)
 		return
 	}
-	exp, err := tu.UpdateToken(call.c.sess, call.Args.Str(0))
+	exp, err := tu.UpdateToken(call.sess, call.Args.Str(0))
 	if err != nil {
 		call.Reply(err.Error(), false)
 		return
 	}
 	call.Reply(nil, true)
-	call.c.emit(evTokenInfo, map[string]any{"expiresAt": exp.UnixMilli()})
+	if call.c != nil {
+		call.c.emit(evTokenInfo, map[string]any{"expiresAt": exp.UnixMilli()})
+	}
 }
 
 func cmdGetVersion(call *Call) {
-	call.Reply(nil, call.c.srv.opts.Version, call.c.srv.adapter)
+	call.Reply(nil, call.srv.opts.Version, call.srv.adapter)
 }
 
-func cmdGetAdapterName(call *Call) { call.Reply(nil, call.c.srv.adapter) }
+func cmdGetAdapterName(call *Call) { call.Reply(nil, call.srv.adapter) }
 
-func cmdGetCurrentInstance(call *Call) { call.Reply(nil, call.c.srv.opts.Namespace) }
+func cmdGetCurrentInstance(call *Call) { call.Reply(nil, call.srv.opts.Namespace) }
 
 func cmdListPermissions(call *Call) {
 	m := map[string]Perm{}
@@ -138,12 +142,12 @@ func cmdCheckFeature(call *Call) {
 }
 
 func cmdLogout(call *Call) {
-	lh, ok := call.c.srv.opts.Authenticator.(LogoutHandler)
+	lh, ok := call.srv.opts.Authenticator.(LogoutHandler)
 	if !ok {
 		call.Reply(errNoSession)
 		return
 	}
-	if err := lh.Logout(call.c.sess); err != nil {
+	if err := lh.Logout(call.sess); err != nil {
 		call.Reply(err.Error())
 		return
 	}
@@ -151,22 +155,22 @@ func cmdLogout(call *Call) {
 }
 
 func cmdClientError(call *Call) {
-	call.c.srv.log.Error("client error", "conn", call.c.id, "error", call.Args.Any(0))
+	call.srv.log.Error("client error", "conn", call.connID(), "error", call.Args.Any(0))
 }
 
 // cmdClientLog logs at the level given second; conn.js swaps the arguments
 // (protocol.md B.4), which then lands at debug level like in the reference.
 func cmdClientLog(call *Call) {
-	l := call.c.srv.log
+	l := call.srv.log
 	text, level := call.Args.Any(0), call.Args.Any(1)
 	switch level {
 	case "error":
-		l.Error("client log", "conn", call.c.id, "text", text)
+		l.Error("client log", "conn", call.connID(), "text", text)
 	case "warn":
-		l.Warn("client log", "conn", call.c.id, "text", text)
+		l.Warn("client log", "conn", call.connID(), "text", text)
 	case "info":
-		l.Info("client log", "conn", call.c.id, "text", text)
+		l.Info("client log", "conn", call.connID(), "text", text)
 	default:
-		l.Debug("client log", "conn", call.c.id, "text", text)
+		l.Debug("client log", "conn", call.connID(), "text", text)
 	}
 }

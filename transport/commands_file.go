@@ -57,7 +57,7 @@ func (s *Server) filesOr(call *Call) files.Store {
 }
 
 func cmdReadFile(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.filesOr(call) == nil {
 		return
 	}
@@ -81,7 +81,7 @@ func cmdReadFile(call *Call) {
 }
 
 func cmdReadFile64(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.filesOr(call) == nil {
 		return
 	}
@@ -129,18 +129,18 @@ func fileMode(opts any) (int, bool) {
 }
 
 func cmdWriteFile(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.filesOr(call) == nil {
 		return
 	}
 	data, text := call.Args.Data(2)
 	mode, _ := fileMode(call.Args.Any(3))
 	err := s.st.Files.Write(call.Args.Str(0), fileName(call.Args.Str(1)), data, text, files.WriteOptions{Mode: mode}, call.Subject())
-	call.Reply(errText(err))
+	call.result(err)
 }
 
 func cmdWriteFile64(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.filesOr(call) == nil {
 		return
 	}
@@ -156,53 +156,53 @@ func cmdWriteFile64(call *Call) {
 	}
 	mode, _ := fileMode(call.Args.Any(3))
 	err = s.st.Files.Write(call.Args.Str(0), fileName(call.Args.Str(1)), data, false, files.WriteOptions{Mode: mode}, call.Subject())
-	call.Reply(errText(err))
+	call.result(err)
 }
 
 func cmdUnlink(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.filesOr(call) == nil {
 		return
 	}
-	call.Reply(errText(s.st.Files.Unlink(call.Args.Str(0), fileName(call.Args.Str(1)), call.Subject())))
+	call.result(s.st.Files.Unlink(call.Args.Str(0), fileName(call.Args.Str(1)), call.Subject()))
 }
 
 func cmdDeleteFile(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.filesOr(call) == nil {
 		return
 	}
-	call.Reply(errText(s.st.Files.DeleteFile(call.Args.Str(0), fileName(call.Args.Str(1)), call.Subject())))
+	call.result(s.st.Files.DeleteFile(call.Args.Str(0), fileName(call.Args.Str(1)), call.Subject()))
 }
 
 func cmdRename(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.filesOr(call) == nil {
 		return
 	}
 	a := call.Args
-	call.Reply(errText(s.st.Files.Rename(a.Str(0), fileName(a.Str(1)), fileName(a.Str(2)), call.Subject())))
+	call.result(s.st.Files.Rename(a.Str(0), fileName(a.Str(1)), fileName(a.Str(2)), call.Subject()))
 }
 
 func cmdRenameFile(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.filesOr(call) == nil {
 		return
 	}
 	a := call.Args
-	call.Reply(errText(s.st.Files.RenameFile(a.Str(0), fileName(a.Str(1)), fileName(a.Str(2)), call.Subject())))
+	call.result(s.st.Files.RenameFile(a.Str(0), fileName(a.Str(1)), fileName(a.Str(2)), call.Subject()))
 }
 
 func cmdMkdir(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.filesOr(call) == nil {
 		return
 	}
-	call.Reply(errText(s.st.Files.Mkdir(call.Args.Str(0), fileName(call.Args.Str(1)), call.Subject())))
+	call.result(s.st.Files.Mkdir(call.Args.Str(0), fileName(call.Args.Str(1)), call.Subject()))
 }
 
 func cmdReadDir(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.filesOr(call) == nil {
 		return
 	}
@@ -255,7 +255,7 @@ func entriesReply(call *Call, entries []files.Entry, err error) {
 }
 
 func cmdChmod(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.filesOr(call) == nil {
 		return
 	}
@@ -270,7 +270,7 @@ func cmdChmod(call *Call) {
 }
 
 func cmdChown(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.filesOr(call) == nil {
 		return
 	}
@@ -286,7 +286,7 @@ func cmdChown(call *Call) {
 }
 
 func cmdFileExists(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.filesOr(call) == nil {
 		return
 	}

@@ -57,10 +57,10 @@ func init() {
 		Denied: []any{map[string]any{"error": errPermission}},
 		Params: []Param{{"host", KString, false}, {"command", KString, false}, {"message", KAny, true}},
 		Ack:    "(reply)", Doc: "message to a host; protected commands need other.execute", Handler: cmdSendToHost})
-	register("clientSubscribe", &Command{Perm: Perm{"other", "sendto"}, Async: true,
+	register("clientSubscribe", &Command{Perm: Perm{"other", "sendto"}, Async: true, Socket: true,
 		Params: []Param{{"targetInstance", KString, false}, {"messageType", KString, false}, {"data", KAny, true}},
 		Ack:    "(err, reply)", Doc: "subscribe to instance messages (im events)", Handler: cmdClientSubscribe})
-	register("clientUnsubscribe", &Command{Perm: Perm{"other", "sendto"},
+	register("clientUnsubscribe", &Command{Perm: Perm{"other", "sendto"}, Socket: true,
 		Params: []Param{{"targetInstance", KString, false}, {"messageType", KString, false}},
 		Ack:    "(err, wasSubscribed)", Doc: "drop an instance message subscription", Handler: cmdClientUnsubscribe})
 	register("getHistory", &Command{Perm: Perm{"state", "read"}, Via: "getStateHistory", Async: true,
@@ -69,7 +69,7 @@ func init() {
 }
 
 func cmdHTTPGet(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.HTTPGetTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, call.Args.Str(0), nil)
@@ -126,18 +126,18 @@ func notConnected(target string) map[string]any {
 }
 
 func cmdSendTo(call *Call) {
-	s, target := call.c.srv, instanceID(call.Args.Str(0))
+	s, target := call.srv, instanceID(call.Args.Str(0))
 	if call.Args.Str(0) == "" {
 		call.Reply(map[string]any{"error": "no instance given"})
 		return
 	}
-	if target == s.from && call.Args.Str(1) == "im" {
+	if target == s.from && call.Args.Str(1) == "im" && call.c != nil {
 		call.Reply(s.publishIM(call.c, call.Args.Any(2)))
 		return
 	}
-	ctx, cancel := call.c.routeContext()
+	ctx, cancel := call.context()
 	defer cancel()
-	reply, err := s.router().SendTo(ctx, call.c.from(), target, call.Args.Str(1), call.Args.Any(2))
+	reply, err := s.router().SendTo(ctx, call.from(), target, call.Args.Str(1), call.Args.Any(2))
 	if err != nil {
 		if errors.Is(err, ErrNotConnected) {
 			call.Reply(notConnected(target))
@@ -150,14 +150,14 @@ func cmdSendTo(call *Call) {
 }
 
 func cmdSendToHost(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	host := call.Args.Str(0)
 	if host != "" && !strings.HasPrefix(host, "system.host.") {
 		host = "system.host." + host
 	}
-	ctx, cancel := call.c.routeContext()
+	ctx, cancel := call.context()
 	defer cancel()
-	reply, err := s.router().SendToHost(ctx, call.c.from(), host, call.Args.Str(1), call.Args.Any(2))
+	reply, err := s.router().SendToHost(ctx, call.from(), host, call.Args.Str(1), call.Args.Any(2))
 	if err != nil {
 		if errors.Is(err, ErrNotConnected) {
 			call.Reply(notConnected(host))
@@ -170,7 +170,7 @@ func cmdSendToHost(call *Call) {
 }
 
 func cmdClientSubscribe(call *Call) {
-	s, c := call.c.srv, call.c
+	s, c := call.srv, call.c
 	target, typ := instanceID(call.Args.Str(0)), call.Args.Str(1)
 	c.mu.Lock()
 	if c.clientSubs != nil {
@@ -191,7 +191,7 @@ func cmdClientSubscribe(call *Call) {
 }
 
 func cmdClientUnsubscribe(call *Call) {
-	s, c := call.c.srv, call.c
+	s, c := call.srv, call.c
 	target, typ := instanceID(call.Args.Str(0)), call.Args.Str(1)
 	key := [2]string{target, typ}
 	c.mu.Lock()
@@ -246,7 +246,7 @@ func (s *Server) DeliverIM(sid, source, msgType string, data any) bool {
 }
 
 func cmdGetHistory(call *Call) {
-	s, sub := call.c.srv, call.Subject()
+	s, sub := call.srv, call.Subject()
 	id := call.Args.Str(0)
 	if !s.stateAllowed(sub, id, acl.Read) {
 		call.Fail(ErrPermission)
@@ -283,9 +283,9 @@ func cmdGetHistory(call *Call) {
 		return
 	}
 	instance = instanceID(instance)
-	ctx, cancel := call.c.routeContext()
+	ctx, cancel := call.context()
 	defer cancel()
-	reply, err := s.router().SendTo(ctx, call.c.from(), instance, "getHistory", map[string]any{"id": id, "options": opts})
+	reply, err := s.router().SendTo(ctx, call.from(), instance, "getHistory", map[string]any{"id": id, "options": opts})
 	if err != nil {
 		if errors.Is(err, ErrNotConnected) {
 			err = errors.New(instance + " is not connected")

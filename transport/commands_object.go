@@ -68,7 +68,7 @@ func (s *Server) objectsOr(call *Call) objects.Store {
 }
 
 func cmdGetObject(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.objectsOr(call) == nil {
 		return
 	}
@@ -81,7 +81,7 @@ func cmdGetObject(call *Call) {
 }
 
 func cmdGetObjects(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.objectsOr(call) == nil {
 		return
 	}
@@ -101,7 +101,7 @@ func cmdGetObjects(call *Call) {
 }
 
 func cmdGetAllObjects(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.objectsOr(call) == nil {
 		return
 	}
@@ -190,7 +190,7 @@ func selfAndParents(id string) []string {
 }
 
 func cmdGetObjectView(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.objectsOr(call) == nil {
 		return
 	}
@@ -222,15 +222,8 @@ func (s *Server) writeOptions(sub *acl.Subject) objects.WriteOptions {
 	return objects.WriteOptions{User: sub.User, From: s.from, Subject: sub}
 }
 
-// writeOptionsOf is writeOptions with the connection's own "from".
-func (c *conn) writeOptions() objects.WriteOptions {
-	o := c.srv.writeOptions(c.sess.Subject())
-	o.From = c.from()
-	return o
-}
-
 func cmdSetObject(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.objectsOr(call) == nil {
 		return
 	}
@@ -244,7 +237,7 @@ func cmdSetObject(call *Call) {
 		return
 	}
 	id := call.Args.Str(0)
-	if _, err := s.st.Objects.Set(id, obj, call.c.writeOptions()); err != nil {
+	if _, err := s.st.Objects.Set(id, obj, call.writeOptions()); err != nil {
 		call.Fail(err)
 		return
 	}
@@ -252,12 +245,12 @@ func cmdSetObject(call *Call) {
 }
 
 func cmdExtendObject(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.objectsOr(call) == nil {
 		return
 	}
 	id := call.Args.Str(0)
-	obj, err := s.st.Objects.Extend(id, call.Args.Obj(1), call.c.writeOptions())
+	obj, err := s.st.Objects.Extend(id, call.Args.Obj(1), call.writeOptions())
 	if err != nil {
 		call.Fail(err)
 		return
@@ -266,7 +259,7 @@ func cmdExtendObject(call *Call) {
 }
 
 func cmdDelObject(call *Call, recursive bool) {
-	s := call.c.srv
+	s := call.srv
 	if s.objectsOr(call) == nil {
 		return
 	}
@@ -280,7 +273,7 @@ func cmdDelObject(call *Call, recursive bool) {
 	} else if opts, ok := call.Args.Any(1).(map[string]any); ok && opts["recursive"] == true {
 		recursive = true
 	}
-	if err := DeleteObjects(s.st, id, recursive, call.c.writeOptions()); err != nil {
+	if err := DeleteObjects(s.st, id, recursive, call.writeOptions()); err != nil {
 		call.Fail(err)
 		return
 	}
@@ -318,7 +311,7 @@ func DeleteObjects(st Stores, id string, recursive bool, o objects.WriteOptions)
 }
 
 func cmdGetForeignObjects(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.objectsOr(call) == nil {
 		return
 	}
@@ -344,7 +337,7 @@ func cmdGetForeignObjects(call *Call) {
 }
 
 func cmdGetCompactSystemConfig(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.objectsOr(call) == nil {
 		return
 	}
@@ -370,7 +363,7 @@ func cmdGetCompactSystemConfig(call *Call) {
 }
 
 func cmdGetAdapterInstances(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.objectsOr(call) == nil {
 		return
 	}

@@ -57,7 +57,7 @@ func stateJSON(st *states.State) json.RawMessage {
 }
 
 func cmdGetStates(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	if s.st.States == nil {
 		call.Fail(errors.New(errDBClosed))
 		return
@@ -116,7 +116,7 @@ func cmdGetStates(call *Call) {
 }
 
 func cmdGetState(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	id, err := states.ParseID(call.Args.Any(0))
 	if err != nil {
 		call.Fail(err)
@@ -138,7 +138,7 @@ func cmdGetState(call *Call) {
 }
 
 func cmdSetState(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	id, err := states.ParseID(call.Args.Any(0))
 	if err != nil {
 		call.Fail(err)
@@ -157,8 +157,8 @@ func cmdSetState(call *Call) {
 		call.Fail(ErrPermission)
 		return
 	}
-	if c := call.c; c.instance != "" || strings.TrimSpace(w.From) == "" {
-		w.From = c.from() // an adapter's writes are always from its instance
+	if (call.c != nil && call.c.instance != "") || strings.TrimSpace(w.From) == "" {
+		w.From = call.from() // an adapter's writes are always from its instance
 	}
 	w.User = call.Subject().User
 	_, wait, err := s.st.States.SetAsync(id, w)
@@ -169,7 +169,7 @@ func cmdSetState(call *Call) {
 	// The write is applied in the order sent; the ack waits for the disk
 	// on another goroutine so one client can pipeline many writes into a
 	// single group commit.
-	call.c.afterDurable(func() {
+	call.afterDurable(func() {
 		if err := wait(); err != nil {
 			call.Fail(err)
 			return
@@ -179,7 +179,7 @@ func cmdSetState(call *Call) {
 }
 
 func cmdDelState(call *Call) {
-	s := call.c.srv
+	s := call.srv
 	id, err := states.ParseID(call.Args.Any(0))
 	if err != nil {
 		call.Fail(err)

@@ -49,6 +49,10 @@ type conn struct {
 	// instance is the adapter instance this socket acts for ("" = none).
 	instance string
 
+	// transport and eio label the connection in the metrics.
+	transport string
+	eio       int
+
 	mu         sync.Mutex
 	requests   map[uint64]chan []any // server→client requests awaiting their ack
 	nextReq    uint64
@@ -196,7 +200,9 @@ func (c *conn) runWriter() {
 			return
 		case <-c.out.wake:
 		}
-		for _, it := range c.out.take() {
+		items := c.out.take()
+		c.srv.opts.Metrics.QueueBatch(len(items))
+		for _, it := range items {
 			if !c.waitFlow() {
 				return
 			}
@@ -290,6 +296,7 @@ func (c *conn) push(key string, f frame) {
 	}
 	if !c.out.pushEvent(key, f) {
 		c.srv.log.Warn("client too slow, closing", "conn", c.id, "queued", c.srv.opts.EventQueue)
+		c.srv.opts.Metrics.Dropped("slow_consumer", 1)
 		go c.kill()
 	}
 }

@@ -1,9 +1,15 @@
 package transport
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"sort"
+	"sync/atomic"
+	"time"
 
 	"github.com/brokerd/brokerd/acl"
+	"github.com/brokerd/brokerd/objects"
 )
 
 // Perm is a COMMANDS_PERMISSIONS entry (protocol.md 2.3): the user-level
@@ -48,27 +54,81 @@ type Command struct {
 	Ack string
 	// Async handlers may answer later (network, other instances); they run
 	// on their own goroutine so that later commands are not held up.
-	Async   bool
+	Async bool
+	// Socket marks commands bound to a Socket.IO connection (subscriptions,
+	// instance messages); Invoke refuses them.
+	Socket  bool
 	Handler func(*Call)
 	Doc     string
 }
 
 // Call is one command invocation handed to a handler with validated args.
+// It comes either from a socket (c set) or from Invoke (REST, plain
+// WebSocket), where the reply is collected instead of sent.
 type Call struct {
 	Name string
 	Args Args
-	c    *conn
+	srv  *Server
+	sess Session
+	c    *conn // nil when invoked without a socket
 	ack  *ackID
+	ctx  context.Context
+	// done receives the reply of an Invoke call (at most once).
+	done func([]any)
+	// err is the first error handed to Fail, kept for Invoke's caller.
+	err error
+	// start and recorded feed the command latency metric (once per call).
+	start    time.Time
+	recorded atomic.Bool
+	known    bool // the command exists: unknown names are one metric label
+}
+
+// record reports the call's latency and outcome to the metrics once.
+func (call *Call) record(outcome string) {
+	if call.srv.opts.Metrics == nil || call.recorded.Swap(true) {
+		return
+	}
+	name := call.Name
+	if !call.known {
+		name = "unknown"
+	}
+	call.srv.opts.Metrics.Command(name, outcome, time.Since(call.start))
+}
+
+// outcomeOf classifies an ack: a string in the error position is a failure.
+func outcomeOf(args []any) string {
+	if len(args) > 0 {
+		if s, ok := args[0].(string); ok && s != "" {
+			if s == errPermission {
+				return "denied"
+			}
+			return "error"
+		}
+	}
+	return "ok"
 }
 
 // Subject is the caller.
-func (call *Call) Subject() *acl.Subject { return call.c.sess.Subject() }
+func (call *Call) Subject() *acl.Subject { return call.sess.Subject() }
 
 // HasAck reports whether the client asked for an answer.
-func (call *Call) HasAck() bool { return call.ack != nil }
+func (call *Call) HasAck() bool {
+	if call.c == nil {
+		return call.done != nil
+	}
+	return call.ack != nil
+}
 
 // Reply sends the acknowledgement with args (at most once per call).
 func (call *Call) Reply(args ...any) {
+	call.record(outcomeOf(args))
+	if call.c == nil {
+		if d := call.done; d != nil {
+			call.done = nil
+			d(args)
+		}
+		return
+	}
 	if call.ack == nil {
 		return
 	}
@@ -79,11 +139,64 @@ func (call *Call) Reply(args ...any) {
 
 // Fail answers (err) with err as text; without ack it is only logged.
 func (call *Call) Fail(err error) {
-	if call.ack == nil {
-		call.c.srv.log.Debug("command failed", "conn", call.c.id, "cmd", call.Name, "err", err)
+	if call.err == nil {
+		call.err = err
+	}
+	if !call.HasAck() {
+		call.srv.log.Debug("command failed", "conn", call.connID(), "cmd", call.Name, "err", err)
 		return
 	}
 	call.Reply(errText(err))
+}
+
+// result answers (null) on success and (err) otherwise.
+func (call *Call) result(err error) {
+	if err != nil {
+		call.Fail(err)
+		return
+	}
+	call.Reply(nil)
+}
+
+// connID names the caller in logs: the socket id, or "api" for Invoke.
+func (call *Call) connID() string {
+	if call.c == nil {
+		return "api"
+	}
+	return call.c.id
+}
+
+// context bounds routed messages: the socket's lifetime, or Invoke's ctx.
+func (call *Call) context() (context.Context, context.CancelFunc) {
+	if call.c != nil {
+		return call.c.routeContext()
+	}
+	return context.WithTimeout(call.ctx, messageTimeout)
+}
+
+// from is who the caller's writes are from.
+func (call *Call) from() string {
+	if call.c != nil {
+		return call.c.from()
+	}
+	return call.srv.from
+}
+
+// writeOptions are the object write options of the caller.
+func (call *Call) writeOptions() objects.WriteOptions {
+	o := call.srv.writeOptions(call.Subject())
+	o.From = call.from()
+	return o
+}
+
+// afterDurable runs fn (which waits for a commit, then replies) behind the
+// socket's earlier pipelined writes; Invoke simply waits.
+func (call *Call) afterDurable(fn func()) {
+	if call.c != nil {
+		call.c.afterDurable(fn)
+		return
+	}
+	fn()
 }
 
 // commands is the dispatch table, filled in init() by the commands_*.go files.
@@ -115,29 +228,57 @@ func Lookup(name string) (Command, bool) {
 	return *c, true
 }
 
-// dispatch runs one inbound event on the connection's command goroutine:
-// lookup, argument validation, permission check, handler.
-func (c *conn) dispatch(name string, raw []any, ack *ackID) {
-	call := &Call{Name: name, c: c, ack: ack}
+// DeniedError is a refusal by the command gate (datamodel.md 4.10): the
+// caller lacks the user-level permission Perm. It reads "permissionError".
+type DeniedError struct {
+	Command string
+	Perm    Perm
+}
+
+func (e *DeniedError) Error() string { return errPermission }
+
+// Is makes errors.Is(err, ErrPermission) true.
+func (e *DeniedError) Is(target error) bool { return target == ErrPermission }
+
+// gate is the one check every entry point (socket, REST, plain WebSocket)
+// goes through before a handler runs: lookup, argument validation,
+// permission. The error is an *argError or a *DeniedError.
+func (s *Server) gate(name string, raw []any, sub *acl.Subject) (*Command, Args, error) {
+	s.stats.commands.Add(1)
 	cmd := commands[name]
 	if cmd == nil {
-		c.srv.log.Debug("unknown command", "conn", c.id, "cmd", name)
-		call.Fail(errUnknownCommand(name))
-		return
+		return nil, Args{}, errUnknownCommand(name)
 	}
 	args, err := parseArgs(name, cmd.Params, raw)
 	if err != nil {
-		c.srv.log.Debug("bad arguments", "conn", c.id, "cmd", name, "err", err)
-		call.Fail(err)
-		return
+		return cmd, Args{}, err
 	}
-	call.Args = args
 	perm := cmd.Perm
 	if cmd.PermFor != nil {
 		perm = cmd.PermFor(args)
 	}
-	if sub := c.sess.Subject(); !c.srv.allowed(sub, perm) {
+	if !s.allowed(sub, perm) {
+		return cmd, args, &DeniedError{Command: name, Perm: perm}
+	}
+	return cmd, args, nil
+}
+
+// dispatch runs one inbound event on the connection's command goroutine.
+func (c *conn) dispatch(name string, raw []any, ack *ackID) {
+	call := &Call{Name: name, srv: c.srv, sess: c.sess, c: c, ack: ack, start: time.Now()}
+	sub := c.sess.Subject()
+	cmd, args, err := c.srv.gate(name, raw, sub)
+	call.known = cmd != nil
+	var denied *DeniedError
+	switch {
+	case cmd == nil:
+		c.srv.log.Debug("unknown command", "conn", c.id, "cmd", name)
+		call.Fail(err)
+		return
+	case errors.As(err, &denied):
 		c.srv.log.Info("permission denied", "conn", c.id, "user", sub.User, "cmd", name)
+		call.record("denied")
+		call.Args = args
 		switch {
 		case ack != nil && cmd.Denied != nil:
 			call.Reply(cmd.Denied...)
@@ -150,26 +291,95 @@ func (c *conn) dispatch(name string, raw []any, ack *ackID) {
 			} else {
 				first = []any{}
 			}
-			c.emit(evPermissionError, map[string]any{"command": name, "type": perm.Type, "operation": perm.Op, "args": first})
+			c.emit(evPermissionError, map[string]any{"command": name, "type": denied.Perm.Type, "operation": denied.Perm.Op, "args": first})
 		}
 		return
-	}
-	if cmd.Async {
-		go c.safely(name, func() { cmd.Handler(call) })
+	case err != nil:
+		c.srv.log.Debug("bad arguments", "conn", c.id, "cmd", name, "err", err)
+		call.Fail(err)
 		return
 	}
-	c.safely(name, func() { cmd.Handler(call) })
+	call.Args = args
+	if cmd.Async {
+		go c.srv.safely(c.id, name, func() { cmd.Handler(call) })
+		return
+	}
+	c.srv.safely(c.id, name, func() { cmd.Handler(call) })
+	if ack == nil {
+		// Calls with an ack are recorded when they answer (maybe later,
+		// from another goroutine); without one the handler's return is the end.
+		call.record("ok")
+	}
+}
+
+// ErrSessionExpired is Invoke's answer once the caller's login ended.
+var ErrSessionExpired = errors.New("session expired")
+
+// errNeedsSocket refuses commands that only make sense on a socket
+// (subscriptions, instance messages) when invoked without one.
+func errNeedsSocket(name string) error {
+	return &argError{fmt.Sprintf("command %q needs a Socket.IO connection", name)}
+}
+
+// Invoke runs command name for sess without a socket: the same argument
+// validation, permission check and handler as a Socket.IO event. It returns
+// the acknowledgement arguments the socket would have received, and an
+// error when the gate refused the call (*argError, *DeniedError) or the
+// handler failed (the error it failed with; store errors keep their type).
+// Handlers that answer an error string without failing are reported in
+// the ack only; see AckError for err-first commands.
+func (s *Server) Invoke(ctx context.Context, sess Session, name string, args []any) ([]any, error) {
+	if sess == nil || sess.Subject() == nil {
+		return nil, ErrInvalidLogin
+	}
+	if !sess.Alive() {
+		return nil, ErrSessionExpired
+	}
+	cmd, a, err := s.gate(name, args, sess.Subject())
+	if err != nil {
+		return nil, err
+	}
+	if cmd.Socket {
+		return nil, errNeedsSocket(name)
+	}
+	var out []any
+	call := &Call{Name: name, Args: a, srv: s, sess: sess, ctx: ctx, done: func(r []any) { out = r }}
+	panicked := s.safely("api", name, func() { cmd.Handler(call) })
+	if panicked {
+		return nil, errors.New("internal error")
+	}
+	return out, call.err
+}
+
+// AckError is the error of an err-first acknowledgement: its first
+// argument when that is not null.
+func AckError(ack []any) error {
+	if len(ack) == 0 || ack[0] == nil {
+		return nil
+	}
+	switch e := ack[0].(type) {
+	case string:
+		if e == errPermission {
+			return ErrPermission
+		}
+		return errors.New(e)
+	case error:
+		return e
+	}
+	return fmt.Errorf("%v", ack[0])
 }
 
 // safely runs a handler, turning a panic into a logged error so one bad
 // command cannot take the process down.
-func (c *conn) safely(name string, fn func()) {
+func (s *Server) safely(connID, name string, fn func()) (panicked bool) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.srv.log.Error("command panicked", "conn", c.id, "cmd", name, "panic", r)
+			s.log.Error("command panicked", "conn", connID, "cmd", name, "panic", r)
+			panicked = true
 		}
 	}()
 	fn()
+	return false
 }
 
 func (s *Server) allowed(sub *acl.Subject, p Perm) bool {

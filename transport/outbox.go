@@ -27,6 +27,9 @@ type outbox struct {
 	acks       int
 	maxEvents  int
 	coalesceAt int
+	coalesced  int // events merged into a newer one since the last take
+	// onCoalesced reports merged events (metrics); called under mu.
+	onCoalesced func(n int)
 	// stalledSince is when the box last became non-empty without being
 	// fully taken since (zero when empty).
 	stalledSince time.Time
@@ -75,6 +78,7 @@ func (b *outbox) pushEvent(key string, f frame) bool {
 	if key != "" && events >= b.coalesceAt {
 		if it := b.keyed[key]; it != nil {
 			it.f = f
+			b.coalesced++
 			b.mu.Unlock()
 			return true
 		}
@@ -107,6 +111,10 @@ func (b *outbox) take() []*outItem {
 	b.items = nil
 	b.acks = 0
 	b.stalledSince = time.Time{}
+	if b.onCoalesced != nil && b.coalesced > 0 {
+		b.onCoalesced(b.coalesced)
+	}
+	b.coalesced = 0
 	clear(b.keyed)
 	b.cond.Broadcast()
 	return items

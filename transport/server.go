@@ -22,6 +22,7 @@ import (
 
 	"github.com/brokerd/brokerd/acl"
 	"github.com/brokerd/brokerd/files"
+	"github.com/brokerd/brokerd/metrics"
 	"github.com/brokerd/brokerd/objects"
 	"github.com/brokerd/brokerd/pattern"
 	"github.com/brokerd/brokerd/states"
@@ -38,6 +39,10 @@ const (
 	DefaultMaxMessageSize = 100 << 20 // vis projects are written in one message
 	DefaultEventQueue     = 10000
 	DefaultHTTPGetTimeout = 15 * time.Second
+	// DefaultWSMaxConnections bounds the streams of one plain WebSocket endpoint.
+	DefaultWSMaxConnections = 100
+	DefaultWSPingInterval   = 30 * time.Second
+	DefaultStatsInterval    = 5 * time.Second
 )
 
 // Options configure a Server. The zero value of every field has a usable default.
@@ -68,6 +73,11 @@ type Options struct {
 	// Router delivers sendTo/sendToHost/clientSubscribe/getHistory to
 	// instances and hosts; nil answers those commands with an error.
 	Router MessageRouter
+	// SlowConsumerTimeout disconnects a socket whose queued frames have not
+	// been taken by its writer for this long (0 = never).
+	SlowConsumerTimeout time.Duration
+	// Metrics receives command, connection and fan-out figures (nil = none).
+	Metrics *metrics.Metrics
 	// SendToTimeout bounds how long sendTo waits for a connected instance
 	// to answer before the caller gets a timeout error.
 	SendToTimeout time.Duration
@@ -78,7 +88,18 @@ type Options struct {
 	HTTPGetTimeout time.Duration
 	// HTTPClient is used by httpGet (nil = a client with HTTPGetTimeout).
 	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// WSMaxConnections bounds the plain WebSocket streams per endpoint
+	// (0 = DefaultWSMaxConnections); more are refused with HTTP 503.
+	WSMaxConnections int
+	// WSPingInterval is how often plain WebSocket streams are pinged; a
+	// stream whose ping is not answered within it is closed (0 = 30 s).
+	WSPingInterval time.Duration
+	// StatsInterval is the period of /api/v1/ws/system/stats (0 = 5 s).
+	StatsInterval time.Duration
+	// WebMounts serve file namespaces under extra URL prefixes besides
+	// /files/<namespace>/, e.g. {"/vis/": "vis.0"}.
+	WebMounts map[string]string
+	Logger    *slog.Logger
 }
 
 // Stores are the data the commands work on; a nil store answers "DB closed".
@@ -145,9 +166,15 @@ type Server struct {
 	instances instanceRegistry
 	aliveQ    chan aliveWrite
 
-	stateSubs  pattern.Index[*conn]
-	objectSubs pattern.Index[*conn]
-	fileSubs   pattern.Index[*conn]
+	stateSubs  pattern.Index[subscriber]
+	objectSubs pattern.Index[subscriber]
+	fileSubs   pattern.Index[subscriber]
+
+	stats   counters
+	rates   rates
+	host    hostFigures
+	started time.Time
+	ws      wsRegistry
 
 	closed atomic.Bool
 }
@@ -181,7 +208,17 @@ func New(st Stores, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.WSMaxConnections <= 0 {
+		o.WSMaxConnections = DefaultWSMaxConnections
+	}
+	if o.WSPingInterval <= 0 {
+		o.WSPingInterval = DefaultWSPingInterval
+	}
+	if o.StatsInterval <= 0 {
+		o.StatsInterval = DefaultStatsInterval
+	}
 	s := &Server{
+		started: time.Now(),
 		opts:    o,
 		st:      st,
 		log:     o.Logger.With("component", "transport"),
@@ -197,6 +234,8 @@ func New(st Stores, o Options) (*Server, error) {
 	if s.http == nil {
 		s.http = &http.Client{Timeout: o.HTTPGetTimeout}
 	}
+	s.host.cpu = s.host.proc.ProcessCPUMeter()
+	s.ws.streams = map[*stream]struct{}{}
 
 	so := socket.DefaultServerOptions()
 	so.SetAllowEIO3(true)
@@ -243,15 +282,23 @@ func (s *Server) sweepSessions() {
 			return
 		}
 		s.mu.Lock()
-		var dead []*conn
+		var dead, stuck []*conn
 		for c := range s.conns {
-			if !c.sess.Alive() {
+			switch {
+			case !c.sess.Alive():
 				dead = append(dead, c)
+			case s.opts.SlowConsumerTimeout > 0 && c.out.stalled() > s.opts.SlowConsumerTimeout:
+				stuck = append(stuck, c)
 			}
 		}
 		s.mu.Unlock()
 		for _, c := range dead {
 			c.reauthenticate()
+		}
+		for _, c := range stuck {
+			s.log.Warn("disconnecting slow consumer", "conn", c.id, "stalled", c.out.stalled().Round(time.Millisecond), "reason", "outbound queue not drained within slow_consumer_timeout")
+			s.opts.Metrics.Dropped("slow_consumer", c.out.pending())
+			go c.kill()
 		}
 	}
 }
@@ -277,6 +324,7 @@ func (s *Server) Close() {
 	for _, c := range all {
 		c.kill()
 	}
+	s.ws.closeAll()
 	s.io.Close(nil)
 }
 
@@ -416,6 +464,7 @@ func (s *Server) attach(sock *socket.Socket) {
 	if !sock.Connected() || s.closed.Load() {
 		c.kill()
 	}
+	c.trackTransport(sock)
 	s.log.Debug("connected", "conn", c.id, "user", sess.Subject().User, "eio", sock.Conn().Protocol())
 }
 
@@ -427,6 +476,7 @@ func (s *Server) detach(c *conn) {
 	s.objectSubs.RemoveAll(c)
 	s.fileSubs.RemoveAll(c)
 	s.instanceDetached(c)
+	c.untrackTransport()
 }
 
 // from is who a connection's writes are from: the adapter instance it acts

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,6 +53,7 @@ func testServer(t *testing.T, o Options) (*Server, *httptest.Server) {
 	}
 	mux := http.NewServeMux()
 	srv.Register(mux)
+	srv.RegisterAPI(mux)
 	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		srv.Close()
@@ -72,7 +74,18 @@ type wsClient struct {
 
 func dialWS(t *testing.T, hs *httptest.Server, eio int) *wsClient {
 	t.Helper()
-	u := "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=" + strconv.Itoa(eio) + "&transport=websocket"
+	return dialWSQuery(t, hs, eio, "")
+}
+
+// dialWSToken connects with an access token in the query.
+func dialWSToken(t *testing.T, hs *httptest.Server, token string) *wsClient {
+	t.Helper()
+	return dialWSQuery(t, hs, 4, "&token="+url.QueryEscape(token))
+}
+
+func dialWSQuery(t *testing.T, hs *httptest.Server, eio int, query string) *wsClient {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=" + strconv.Itoa(eio) + "&transport=websocket" + query
 	ws, _, err := websocket.DefaultDialer.Dial(u, nil)
 	if err != nil {
 		t.Fatal(err)

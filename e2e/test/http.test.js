@@ -27,8 +27,7 @@ it('GET of an unknown path → 404', async () => {
     assert.equal(r.status, 404);
 });
 
-// TODO(socketio-client): enabled once brokerd serves its own io() client at this path.
-it.skip('GET /socket.io/socket.io.js serves the browser client (pages load it from the server)', async () => {
+it('GET /socket.io/socket.io.js serves the browser client (pages load it from the server)', async () => {
     const r = await httpGet(`${server.url}/socket.io/socket.io.js`);
     assert.equal(r.status, 200);
     assert.match(r.headers['content-type'], /javascript/);
