@@ -6,10 +6,20 @@
 // a single write at once and a busy one amortises each fsync over all writers
 // that arrived during it. Every op's Done runs after the commit, in submission
 // order, which is what makes the stores' change feeds commit-ordered.
+//
+// Failed commits: when bbolt refuses a commit before it wrote the meta page
+// (disk full, read-only file, I/O error on a data page) it rolls the
+// transaction back and the database stays usable, so the committer goes on
+// and later writes succeed once space returns. When the commit failed after
+// the meta page was written (fdatasync of the meta page failed), the file and
+// bbolt's in-memory view hold a transaction its writers were told failed;
+// the committer then refuses every further write with ErrBroken until the
+// database is reopened (brokerd restarted), instead of building on it.
 package groupcommit
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -21,6 +31,10 @@ const MaxBatch = 4096
 
 // ErrClosed is returned for ops submitted after Close.
 var ErrClosed = errors.New("DB closed")
+
+// ErrBroken wraps the error of every op refused because an earlier commit
+// failed after its data had reached the file.
+var ErrBroken = errors.New("database needs a restart")
 
 // Op is one store write.
 type Op struct {
@@ -50,6 +64,10 @@ type Committer struct {
 	closed  bool
 	done    chan struct{}
 	stats   Stats
+	// broken, once set (by the committer goroutine), fails every later op.
+	broken error
+	// update is db.Update; tests replace it to inject failures.
+	update func(func(*bolt.Tx) error) error
 	// OnBatch, when set before the first Submit, observes every batch.
 	OnBatch func(size int, d time.Duration, err error)
 }
@@ -61,8 +79,10 @@ type pendingOp struct {
 }
 
 // New starts the committer goroutine for db.
-func New(db *bolt.DB) *Committer {
-	c := &Committer{db: db, done: make(chan struct{})}
+func New(db *bolt.DB) *Committer { return newCommitter(db, db.Update) }
+
+func newCommitter(db *bolt.DB, update func(func(*bolt.Tx) error) error) *Committer {
+	c := &Committer{db: db, done: make(chan struct{}), update: update}
 	c.cond = sync.NewCond(&c.mu)
 	go c.loop()
 	return c
@@ -93,6 +113,13 @@ func (c *Committer) Enqueue(op Op) (wait func() error) {
 
 // Submit enqueues op and waits until it is durable.
 func (c *Committer) Submit(op Op) error { return c.Enqueue(op)() }
+
+// Err returns the error that stopped all writes (see ErrBroken), or nil.
+func (c *Committer) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.broken
+}
 
 // Stats returns a snapshot of the batch counters.
 func (c *Committer) Stats() Stats {
@@ -163,7 +190,16 @@ func (c *Committer) loop() {
 // run commits the batch in one transaction. If one op's Apply fails, the
 // batch is retried op by op so that only the failing op reports an error.
 func (c *Committer) run(batch []*pendingOp) error {
-	err := c.db.Update(func(tx *bolt.Tx) error {
+	c.mu.Lock()
+	broken := c.broken
+	c.mu.Unlock()
+	if broken != nil {
+		for _, p := range batch {
+			p.err = broken
+		}
+		return broken
+	}
+	err := c.commit(func(tx *bolt.Tx) error {
 		for _, p := range batch {
 			if err := p.op.Apply(tx); err != nil {
 				return errApply{err}
@@ -186,7 +222,39 @@ func (c *Committer) run(batch []*pendingOp) error {
 		return err
 	}
 	for _, p := range batch {
-		p.err = c.db.Update(p.op.Apply)
+		if broken := c.Err(); broken != nil {
+			p.err = broken
+			continue
+		}
+		p.err = c.commit(p.op.Apply)
+	}
+	return err
+}
+
+// commit runs fn in one write transaction. When the commit fails, it checks
+// whether the transaction became visible anyway (meta page written, its sync
+// failed); if so the database is marked broken.
+func (c *Committer) commit(fn func(*bolt.Tx) error) error {
+	var txid int
+	applied := false
+	err := c.update(func(tx *bolt.Tx) error {
+		txid = tx.ID()
+		if err := fn(tx); err != nil {
+			return err
+		}
+		applied = true
+		return nil
+	})
+	if err == nil || !applied {
+		return err
+	}
+	var seen int
+	if verr := c.db.View(func(tx *bolt.Tx) error { seen = tx.ID(); return nil }); verr != nil || seen >= txid {
+		broken := fmt.Errorf("%w: a commit to %s failed after its data was written (%v); restart brokerd to reload the database", ErrBroken, c.db.Path(), err)
+		c.mu.Lock()
+		c.broken = broken
+		c.mu.Unlock()
+		return broken
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -187,4 +188,83 @@ func BenchmarkSubmitParallel(b *testing.B) {
 	})
 	s := c.Stats()
 	b.ReportMetric(float64(s.Ops)/float64(s.Batches), "ops/commit")
+}
+
+// TestCommitFailureAfterMetaWriteBreaks simulates bbolt writing the meta page
+// of a commit and then failing to sync it: the transaction is visible but its
+// writers were told it failed. Every later op must be refused until reopen.
+func TestCommitFailureAfterMetaWriteBreaks(t *testing.T) {
+	db := openDB(t)
+	syncErr := errors.New("fdatasync: input/output error")
+	var failNext sync.Mutex
+	fail := false
+	c := newCommitter(db, func(fn func(*bolt.Tx) error) error {
+		err := db.Update(fn)
+		failNext.Lock()
+		defer failNext.Unlock()
+		if fail && err == nil {
+			return syncErr
+		}
+		return err
+	})
+	defer c.Close()
+	if err := c.Submit(Op{Apply: put("ok")}); err != nil {
+		t.Fatal(err)
+	}
+	failNext.Lock()
+	fail = true
+	failNext.Unlock()
+	var doneErr error
+	err := c.Submit(Op{Apply: put("lost"), Done: func(err error) { doneErr = err }})
+	if !errors.Is(err, ErrBroken) || !errors.Is(doneErr, ErrBroken) || !strings.Contains(err.Error(), syncErr.Error()) {
+		t.Fatalf("failed sync: Submit %v, Done %v; want ErrBroken naming the cause", err, doneErr)
+	}
+	failNext.Lock()
+	fail = false
+	failNext.Unlock()
+	if err := c.Submit(Op{Apply: put("after")}); !errors.Is(err, ErrBroken) {
+		t.Fatalf("write after a broken commit: %v, want ErrBroken", err)
+	}
+	if !errors.Is(c.Err(), ErrBroken) {
+		t.Fatalf("Err() = %v", c.Err())
+	}
+	db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("t")).Get([]byte("after")) != nil {
+			t.Error("a write after the broken commit reached the file")
+		}
+		return nil
+	})
+}
+
+// TestCommitFailureBeforeMetaWriteRecovers: bbolt rolled back (disk full),
+// nothing became visible, so the next write goes through.
+func TestCommitFailureBeforeMetaWriteRecovers(t *testing.T) {
+	db := openDB(t)
+	full := errors.New("write t.db: no space left on device")
+	var mu sync.Mutex
+	fail := true
+	c := newCommitter(db, func(fn func(*bolt.Tx) error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			fail = false
+			return db.Update(func(tx *bolt.Tx) error {
+				if err := fn(tx); err != nil {
+					return err
+				}
+				return full // rolls back like a failed page write
+			})
+		}
+		return db.Update(fn)
+	})
+	defer c.Close()
+	if err := c.Submit(Op{Apply: put("x")}); !errors.Is(err, full) {
+		t.Fatalf("got %v, want the disk error", err)
+	}
+	if err := c.Submit(Op{Apply: put("y")}); err != nil {
+		t.Fatalf("write after space returned: %v", err)
+	}
+	if c.Err() != nil {
+		t.Fatalf("committer broken after a clean rollback: %v", c.Err())
+	}
 }

@@ -36,13 +36,14 @@ func ValidID(id string) bool {
 	return id != "" && validChars(id)
 }
 
-// ValidatePattern returns nil if p is a usable pattern: non-empty and, with
+// ValidatePattern returns nil if p is a usable pattern: non-empty, valid
+// UTF-8 (a star may not split a character: "\xc3*\xb6" is refused) and, with
 // every `*` removed, made only of valid id characters.
 func ValidatePattern(p string) error {
 	if p == "" {
 		return ErrEmptyPattern
 	}
-	if !validChars(strings.ReplaceAll(p, "*", "")) {
+	if !utf8.ValidString(p) || !validChars(strings.ReplaceAll(p, "*", "")) {
 		return &InvalidError{Pattern: p}
 	}
 	return nil
