@@ -10,7 +10,7 @@ build:
 run: build
 	./$(BIN)
 
-test: deps lint gotest e2e
+test: deps lint gotest fuzz-short e2e
 
 deps:
 	bash scripts/test-deps.sh
