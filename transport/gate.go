@@ -1,7 +1,9 @@
 package transport
 
 import (
+	"net/http"
 	"sync"
+	"time"
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
 	"github.com/zishang520/socket.io/servers/engine/v3"
@@ -27,6 +29,12 @@ type gatedCtor struct{ transports.TransportCtor }
 
 func (g gatedCtor) New(ctx *types.HttpContext) transports.Transport {
 	t := g.TransportCtor.New(ctx)
+	if t.Name() == "websocket" {
+		// The library stops a websocket's write-queue goroutine only when the
+		// server closes it; a client-side close left one goroutine (and ~19 kB)
+		// behind per connection. Run the server-side close on every close.
+		_ = t.Once("close", func(...any) { go t.DoClose(nil) }) // async: DoClose re-emits "close"
+	}
 	if ctx.Query().Peek("sid") != "" {
 		return t // upgrade of an established session
 	}
@@ -39,6 +47,81 @@ type gatedTransport struct {
 	mu      sync.Mutex
 	holding bool
 	held    [][]*packet.Packet
+
+	// Polling GETs (see OnRequest): the pending one, a channel closed once
+	// the previous one finished its cleanup, and whether the session ended.
+	pmu       sync.Mutex
+	poll      *types.HttpContext
+	pollClean chan struct{}
+	ended     bool
+}
+
+// pollSettle bounds how long a poll waits for the previous one's cleanup;
+// pollGrace is how long a poll of an ended session is left to the library
+// before it is answered with a close packet.
+const (
+	pollSettle = 5 * time.Second
+	pollGrace  = time.Second
+)
+
+// OnRequest works around the polling transport's cleanup of a finished GET:
+// the library clears its pending-request slot only after it has let the
+// response go, so under load the old request's cleanup can wipe out the
+// next GET the client already sent ("polling write error", the session
+// closes and that GET is never answered). A GET is therefore handed on only
+// once the previous one finished its cleanup ("close" is emitted after it),
+// and a GET still open when the session ends is answered with a close packet.
+func (g *gatedTransport) OnRequest(ctx *types.HttpContext) {
+	if ctx.Method() != http.MethodGet || g.Name() != transports.POLLING {
+		g.Transport.OnRequest(ctx)
+		return
+	}
+	clean := make(chan struct{})
+	_ = ctx.Once("close", func(...any) { close(clean) })
+	g.pmu.Lock()
+	prev := g.pollClean
+	g.pollClean = clean
+	g.pmu.Unlock()
+	if prev != nil {
+		t := time.NewTimer(pollSettle)
+		select {
+		case <-prev:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	g.pmu.Lock()
+	g.poll = ctx
+	ended := g.ended
+	g.pmu.Unlock()
+	g.Transport.OnRequest(ctx)
+	if ended {
+		time.AfterFunc(pollGrace, g.answerOrphan)
+	}
+}
+
+// sessionEnded runs when the engine socket closes.
+func (g *gatedTransport) sessionEnded(...any) {
+	g.pmu.Lock()
+	g.ended = true
+	g.pmu.Unlock()
+	time.AfterFunc(pollGrace, g.answerOrphan)
+}
+
+// answerOrphan answers a GET of an ended session that the library left
+// open, so the client learns the session is gone instead of waiting forever.
+func (g *gatedTransport) answerOrphan() {
+	g.pmu.Lock()
+	ctx := g.poll
+	g.pmu.Unlock()
+	if ctx == nil || ctx.IsDone() {
+		return
+	}
+	pkt := "1" // a CLOSE packet
+	if !g.eio4 {
+		pkt = "1:1"
+	}
+	_, _ = ctx.Write([]byte(pkt))
 }
 
 // Send queues packets while holding; otherwise it passes straight through.
@@ -89,7 +172,14 @@ func releaseOpen(args ...any) {
 		return
 	}
 	es, _ := args[0].(engine.Socket)
-	if g := gateOf(es); g != nil && g.eio4 {
+	g := gateOf(es)
+	if g == nil {
+		return
+	}
+	if g.Name() == transports.POLLING {
+		_ = es.Once("close", g.sessionEnded)
+	}
+	if g.eio4 {
 		g.release(true)
 	}
 }
