@@ -43,8 +43,13 @@ function freePort() {
 
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 
-/** Spawn brokerd; resolves {url, stop}. */
-async function startBrokerd(bin) {
+/**
+ * Spawn brokerd; resolves {url, port, dataDir, stop, restart, output}.
+ * opts.config: extra YAML lines appended to the temp config (e.g. ['adapters:', '  send_to_timeout: 2s']).
+ * restart({signal}) kills the running process (SIGTERM by default, or e.g. SIGKILL) and starts a new
+ * one on the same port, config and data dir, resolving once GET /name answers again.
+ */
+async function startBrokerd(bin, opts = {}) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'brokerd-e2e-'));
     const dataDir = path.join(dir, 'data');
     fs.mkdirSync(dataDir);
@@ -52,65 +57,93 @@ async function startBrokerd(bin) {
     const cfg = path.join(dir, 'config.yaml');
     fs.writeFileSync(
         cfg,
-        [`listen: "127.0.0.1:${port}"`, `data_dir: ${JSON.stringify(dataDir)}`, 'auth:', '  enabled: false', ''].join('\n'),
+        [`listen: "127.0.0.1:${port}"`, `data_dir: ${JSON.stringify(dataDir)}`, 'auth:', '  enabled: false', ...(opts.config || []), ''].join(
+            '\n',
+        ),
     );
     const url = `http://127.0.0.1:${port}`;
 
-    const child = spawn(bin, ['serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    const keep = d => {
-        output += d.toString();
-        if (output.length > 20000) output = output.slice(-20000);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
+    let child = null;
     let exited = null;
-    child.on('exit', (code, signal) => {
-        exited = { code, signal };
-    });
-    const killOnExit = () => child.exitCode === null && child.kill('SIGKILL');
+    const killOnExit = () => child && child.exitCode === null && child.signalCode === null && child.kill('SIGKILL');
     process.on('exit', killOnExit);
+
+    const spawnChild = () => {
+        const c = spawn(bin, ['serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const keep = d => {
+            output += d.toString();
+            if (output.length > 20000) output = output.slice(-20000);
+        };
+        c.stdout.on('data', keep);
+        c.stderr.on('data', keep);
+        exited = null;
+        c.on('exit', (code, signal) => {
+            if (c === child) exited = { code, signal };
+        });
+        child = c;
+    };
+
+    /** Stop the running process (signal, then SIGKILL after 3 s) and wait for its exit. */
+    const kill = async (signal = 'SIGTERM') => {
+        if (exited !== null) return;
+        const gone = new Promise(r => child.once('exit', r));
+        child.kill(signal);
+        const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await gone;
+        clearTimeout(t);
+    };
 
     const stop = async () => {
         process.off('exit', killOnExit);
-        if (exited === null) {
-            const gone = new Promise(r => child.once('exit', r));
-            child.kill('SIGTERM');
-            const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-            await gone;
-            clearTimeout(t);
-        }
+        await kill();
         if (!process.env.E2E_KEEP_DATA) fs.rmSync(dir, { recursive: true, force: true });
         if (process.env.E2E_SERVER_LOG) process.stderr.write(`--- brokerd output (${url}) ---\n${output}\n`);
     };
 
-    const deadline = Date.now() + START_TIMEOUT;
-    let last = 'no answer';
-    for (;;) {
-        if (exited) {
-            await stop();
-            throw new Error(`brokerd exited early (${JSON.stringify(exited)}):\n${output}`);
+    const waitReady = async () => {
+        const deadline = Date.now() + START_TIMEOUT;
+        let last = 'no answer';
+        for (;;) {
+            if (exited) {
+                const err = new Error(`brokerd exited early (${JSON.stringify(exited)}):\n${output}`);
+                err.output = output;
+                await stop();
+                throw err;
+            }
+            try {
+                const r = await httpGet(`${url}/name`, 1000);
+                if (r.status === 200) return;
+                last = `HTTP ${r.status} ${JSON.stringify(r.body.slice(0, 100))}`;
+            } catch (e) {
+                last = e.message; // not up yet
+            }
+            if (Date.now() > deadline) {
+                await stop();
+                throw new Error(`brokerd did not answer GET /name with 200 within ${START_TIMEOUT} ms (last: ${last}):\n${output}`);
+            }
+            await sleep(100);
         }
-        try {
-            const r = await httpGet(`${url}/name`, 1000);
-            if (r.status === 200) break;
-            last = `HTTP ${r.status} ${JSON.stringify(r.body.slice(0, 100))}`;
-        } catch (e) {
-            last = e.message; // not up yet
-        }
-        if (Date.now() > deadline) {
-            await stop();
-            throw new Error(`brokerd did not answer GET /name with 200 within ${START_TIMEOUT} ms (last: ${last}):\n${output}`);
-        }
-        await sleep(100);
-    }
-    return { url, stop, spawned: true };
+    };
+
+    const restart = async ({ signal = 'SIGTERM' } = {}) => {
+        await kill(signal);
+        spawnChild();
+        await waitReady();
+    };
+
+    spawnChild();
+    await waitReady();
+    return { url, port, dataDir, stop, restart, output: () => output, spawned: true };
 }
 
-/** Resolve the server for one test file; call stop() when done. */
-async function startServer() {
+/**
+ * Resolve the server for one test file; call stop() when done. opts (extra config) and restart()
+ * exist only for a spawned brokerd (`spawned: true`).
+ */
+async function startServer(opts = {}) {
     const bin = process.env.BROKERD_BIN;
-    if (bin) return startBrokerd(bin);
+    if (bin) return startBrokerd(bin, opts);
     const url = (process.env.BROKERD_URL || DEFAULT_URL).replace(/\/+$/, '');
     return { url, stop: async () => {}, spawned: false };
 }
