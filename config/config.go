@@ -31,7 +31,17 @@ type Config struct {
 	Log       Log      `yaml:"log"`
 	Web       Web      `yaml:"web"`
 	// Store selects the backend.
-	Store string `yaml:"store" doc:"store backend: bbolt"`
+	Store string `yaml:"store" doc:"store backend: bbolt (embedded file in data_dir) or redis (shared by several nodes, docs/redis.md)"`
+	Redis Redis  `yaml:"redis"`
+}
+
+// Redis is the server of store: redis. Several brokerd nodes with the same
+// addr, db and prefix form one cluster (docs/redis.md).
+type Redis struct {
+	Addr     string `yaml:"addr" doc:"Redis server (host:port) of store: redis"`
+	DB       int    `yaml:"db" doc:"Redis database number (0-15 on a default Redis)"`
+	Prefix   string `yaml:"prefix" doc:"put before every key and channel; empty = ioBroker's key layout"`
+	Password string `yaml:"password" doc:"Redis AUTH password (empty = none); prefer the environment variable"`
 }
 
 // TLS enables HTTPS; the pair is reloaded on SIGHUP.
@@ -61,15 +71,16 @@ type SocketIO struct {
 
 // Limits protect the broker from misbehaving clients.
 type Limits struct {
-	MaxConnections      int      `yaml:"max_connections" doc:"new handshakes beyond this are refused with HTTP 503"`
-	MaxSubscriptions    int      `yaml:"max_subscriptions" doc:"patterns per socket"`
-	EventsPerSecond     int      `yaml:"events_per_second" doc:"commands per second per connection before throttling"`
-	MaxObjectSize       Size     `yaml:"max_object_size" doc:"largest object document"`
-	MaxJSONDepth        int      `yaml:"max_json_depth" doc:"deepest accepted JSON nesting"`
-	MaxIDLength         int      `yaml:"max_id_length" doc:"longest accepted id"`
-	MaxFileSize         Size     `yaml:"max_file_size" doc:"largest file"`
-	OutboundQueue       int      `yaml:"outbound_queue" doc:"queued events per connection before coalescing/disconnect"`
-	SlowConsumerTimeout Duration `yaml:"slow_consumer_timeout" doc:"disconnect a client whose queue stays full this long"`
+	MaxConnections       int      `yaml:"max_connections" doc:"live Socket.IO (Engine.IO) sessions; new handshakes beyond this are refused with HTTP 503"`
+	MaxSubscriptions     int      `yaml:"max_subscriptions" doc:"patterns per socket (states, objects and files together)"`
+	EventsPerSecond      int      `yaml:"events_per_second" doc:"commands per second per connection; faster clients are delayed, a client sending over 10x this for 3s (or 10s of backlog) is disconnected"`
+	MaxObjectSize        Size     `yaml:"max_object_size" doc:"largest object document (setObject/extendObject JSON)"`
+	MaxJSONDepth         int      `yaml:"max_json_depth" doc:"deepest accepted JSON nesting of a command argument"`
+	MaxIDLength          int      `yaml:"max_id_length" doc:"longest accepted id in bytes (the stores cap ids at 1024)"`
+	MaxFileSize          Size     `yaml:"max_file_size" doc:"largest file (the files store caps files at 256MB)"`
+	MaxFilesPerNamespace int      `yaml:"max_files_per_namespace" doc:"files per file namespace (e.g. vis.0); writes creating more are refused"`
+	OutboundQueue        int      `yaml:"outbound_queue" doc:"queued events per connection before coalescing/disconnect"`
+	SlowConsumerTimeout  Duration `yaml:"slow_consumer_timeout" doc:"disconnect a client whose queue stays full this long"`
 }
 
 // Log configures log/slog output.
@@ -146,19 +157,21 @@ func Default() Config {
 			MaxMessageSize: 100 << 20,
 		},
 		Limits: Limits{
-			MaxConnections:      10000,
-			MaxSubscriptions:    10000,
-			EventsPerSecond:     2000,
-			MaxObjectSize:       1 << 20,
-			MaxJSONDepth:        64,
-			MaxIDLength:         1024,
-			MaxFileSize:         256 << 20,
-			OutboundQueue:       10000,
-			SlowConsumerTimeout: Duration(30 * time.Second),
+			MaxConnections:       10000,
+			MaxSubscriptions:     10000,
+			EventsPerSecond:      20000, // a fast adapter pipelines thousands of writes per second; floods are 10x this
+			MaxObjectSize:        1 << 20,
+			MaxJSONDepth:         64,
+			MaxIDLength:          1024,
+			MaxFileSize:          256 << 20,
+			MaxFilesPerNamespace: 100000,
+			OutboundQueue:        10000,
+			SlowConsumerTimeout:  Duration(30 * time.Second),
 		},
 		Log:   Log{Level: "info", Format: "text"},
 		Web:   Web{MaxStreams: 100, StatsInterval: Duration(5 * time.Second)},
 		Store: "bbolt",
+		Redis: Redis{Addr: "127.0.0.1:6379"},
 	}
 }
 
@@ -303,6 +316,7 @@ func (c *Config) Validate() error {
 		{"limits.max_json_depth", int64(c.Limits.MaxJSONDepth)},
 		{"limits.max_id_length", int64(c.Limits.MaxIDLength)},
 		{"limits.max_file_size", int64(c.Limits.MaxFileSize)},
+		{"limits.max_files_per_namespace", int64(c.Limits.MaxFilesPerNamespace)},
 		{"limits.outbound_queue", int64(c.Limits.OutboundQueue)},
 		{"limits.slow_consumer_timeout", int64(c.Limits.SlowConsumerTimeout)},
 		{"web.max_streams", int64(c.Web.MaxStreams)},
@@ -330,8 +344,12 @@ func (c *Config) Validate() error {
 	}
 	switch c.Store {
 	case "bbolt":
+	case "redis":
+		if err := c.Redis.validate(); err != nil {
+			return err
+		}
 	default:
-		return bad("store", "%q is not a supported store (bbolt)", c.Store)
+		return bad("store", "%q is not a supported store (bbolt, redis)", c.Store)
 	}
 	if !c.Auth.Enabled && !c.Auth.AllowInsecureRemote {
 		for _, a := range c.Listen {
@@ -339,6 +357,19 @@ func (c *Config) Validate() error {
 				return bad("auth.enabled", "auth is disabled but %s is not a loopback address; enable auth or set auth.allow_insecure_remote: true", a)
 			}
 		}
+	}
+	return nil
+}
+
+func (r Redis) validate() error {
+	if _, port, err := net.SplitHostPort(r.Addr); err != nil || port == "" {
+		return bad("redis.addr", "%q is not host:port", r.Addr)
+	}
+	if r.DB < 0 || r.DB > 1023 {
+		return bad("redis.db", "%d is not a database number", r.DB)
+	}
+	if strings.ContainsAny(r.Prefix, "*?[]\\ \t\r\n") {
+		return bad("redis.prefix", "%q must not contain glob characters or spaces", r.Prefix)
 	}
 	return nil
 }

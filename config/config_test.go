@@ -82,6 +82,11 @@ func TestBadConfig(t *testing.T) {
 		{"bad log level", "log:\n  level: loud\n", `line 2: log.level: "loud" is not one of`},
 		{"bad log format", "log:\n  format: xml\n", `line 2: log.format: "xml" is not one of`},
 		{"bad store", "store: mongo\n", `line 1: store: "mongo" is not a supported store`},
+		{"redis addr", "store: redis\nredis:\n  addr: localhost\n", `line 3: redis.addr: "localhost" is not host:port`},
+		{"redis empty addr", "store: redis\nredis:\n  addr: \"\"\n", `redis.addr: "" is not host:port`},
+		{"redis db", "store: redis\nredis:\n  db: -1\n", `line 3: redis.db: -1 is not a database number`},
+		{"redis prefix", "store: redis\nredis:\n  prefix: \"a*\"\n", `line 3: redis.prefix:`},
+		{"redis unknown key", "redis:\n  host: x\n", `line 2: key host is not a known key`},
 		{"insecure remote", "listen: 0.0.0.0:8084\n", `auth.enabled: auth is disabled but 0.0.0.0:8084 is not a loopback address`},
 		{"not yaml", "listen: [\n", `config`},
 		{"wrong shape", "auth: yes\n", `line 1`},
@@ -134,5 +139,23 @@ func TestSizeAndDurationFormat(t *testing.T) {
 	}
 	if Size(100<<20).String() != "100MB" {
 		t.Fatal(Size(100 << 20).String())
+	}
+}
+
+func TestRedisStore(t *testing.T) {
+	c, err := Load(write(t, "store: redis\nredis:\n  addr: 10.0.0.5:6380\n  db: 2\n  prefix: \"home:\"\n"), []string{"BROKERD_REDIS_PASSWORD=s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Redis{Addr: "10.0.0.5:6380", DB: 2, Prefix: "home:", Password: "s3cret"}
+	if c.Store != "redis" || c.Redis != want {
+		t.Fatalf("redis not loaded: %q %+v", c.Store, c.Redis)
+	}
+	// The redis section is only checked when it is used.
+	if _, err := Load(write(t, "redis:\n  addr: nowhere\n"), nil); err != nil {
+		t.Fatalf("bbolt store rejected an unused redis section: %v", err)
+	}
+	if d := Default(); d.Redis.Addr != "127.0.0.1:6379" || d.Redis.DB != 0 || d.Redis.Prefix != "" {
+		t.Fatalf("redis defaults: %+v", d.Redis)
 	}
 }

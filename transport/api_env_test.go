@@ -197,7 +197,7 @@ func (e *apiEnv) do(user, method, path string, body []byte, hdr ...string) (int,
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -46,6 +46,9 @@ type conn struct {
 	confirmed uint64
 	flow      chan struct{}
 
+	// lim is the command rate limit and flood detector (limits.go).
+	lim connLimits
+
 	// instance is the adapter instance this socket acts for ("" = none).
 	instance string
 

@@ -241,13 +241,17 @@ func (e *DeniedError) Error() string { return errPermission }
 func (e *DeniedError) Is(target error) bool { return target == ErrPermission }
 
 // gate is the one check every entry point (socket, REST, plain WebSocket)
-// goes through before a handler runs: lookup, argument validation,
-// permission. The error is an *argError or a *DeniedError.
+// goes through before a handler runs: lookup, nesting depth, argument
+// validation, permission, limits (limits.go). The error is an *argError, a
+// *DeniedError, a *limitError or files.ErrTooLarge.
 func (s *Server) gate(name string, raw []any, sub *acl.Subject) (*Command, Args, error) {
 	s.stats.commands.Add(1)
 	cmd := commands[name]
 	if cmd == nil {
 		return nil, Args{}, errUnknownCommand(name)
+	}
+	if err := s.checkDepth(raw); err != nil {
+		return cmd, Args{}, err
 	}
 	args, err := parseArgs(name, cmd.Params, raw)
 	if err != nil {
@@ -260,11 +264,17 @@ func (s *Server) gate(name string, raw []any, sub *acl.Subject) (*Command, Args,
 	if !s.allowed(sub, perm) {
 		return cmd, args, &DeniedError{Command: name, Perm: perm}
 	}
+	if err := s.checkLimits(name, cmd, args); err != nil {
+		return cmd, args, err
+	}
 	return cmd, args, nil
 }
 
 // dispatch runs one inbound event on the connection's command goroutine.
 func (c *conn) dispatch(name string, raw []any, ack *ackID) {
+	if !c.throttle() {
+		return
+	}
 	call := &Call{Name: name, srv: c.srv, sess: c.sess, c: c, ack: ack, start: time.Now()}
 	sub := c.sess.Subject()
 	cmd, args, err := c.srv.gate(name, raw, sub)

@@ -223,6 +223,11 @@ type localRouter struct{ s *Server }
 
 var messageSeq atomic.Int64
 
+// Deliver sends a message to a target connected to this server only (ErrNotConnected otherwise); the cluster router calls it for other nodes.
+func (s *Server) Deliver(ctx context.Context, target, from, command string, message any) (any, error) {
+	return localRouter{s}.deliver(ctx, target, from, command, message)
+}
+
 func (r localRouter) deliver(ctx context.Context, target, from, command string, message any) (any, error) {
 	c := r.s.instances.get(target)
 	if c == nil {
@@ -327,6 +332,7 @@ func (c *conn) request(ctx context.Context, event string, args ...any) ([]any, e
 
 // resolve hands a client's ack to the waiting request.
 func (c *conn) resolve(a clientAck) {
+	c.lim.handled.Add(1) // a client ack leaves the inbound backlog
 	c.mu.Lock()
 	ch := c.requests[a.id]
 	c.mu.Unlock()

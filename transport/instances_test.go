@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // dialInstance connects over EIO4 claiming instance in the CONNECT payload
@@ -15,7 +13,7 @@ import (
 func dialInstance(t *testing.T, srvURL, instance string) (*wsClient, string) {
 	t.Helper()
 	u := "ws" + strings.TrimPrefix(srvURL, "http") + "/socket.io/?EIO=4&transport=websocket"
-	ws, _, err := websocket.DefaultDialer.Dial(u, nil)
+	ws, _, err := testDialer.Dial(u, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

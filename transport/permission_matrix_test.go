@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/brokerd/brokerd/acl"
 	"github.com/brokerd/brokerd/objects"
 	"github.com/brokerd/brokerd/pattern"
@@ -217,7 +215,7 @@ func TestPermissionMatrixSocketCommands(t *testing.T) {
 func dialWho(t *testing.T, url, who string) *wsClient {
 	t.Helper()
 	u := "ws" + strings.TrimPrefix(url, "http") + "/socket.io/?EIO=3&transport=websocket&who=" + who
-	ws, _, err := websocket.DefaultDialer.Dial(u, nil)
+	ws, _, err := testDialer.Dial(u, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -79,8 +80,11 @@ func httpStatus(err error) int {
 		stErr  *states.ValidationError
 		vwErr  *objects.ViewError
 		patErr *pattern.InvalidError
+		limErr *limitError
 	)
 	switch {
+	case errors.As(err, &limErr):
+		return limErr.status
 	case errors.Is(err, ErrInvalidLogin), errors.Is(err, ErrSessionExpired), errors.Is(err, errUnauthenticated):
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrPermission), errors.Is(err, objects.ErrPermission), errors.Is(err, files.ErrPermission),
@@ -185,14 +189,14 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request, sess Session
 // readBody reads at most MaxMessageSize bytes.
 func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > s.opts.MaxMessageSize {
-		return nil, errTooLarge
+		return nil, fmt.Errorf("%w: %d bytes (limit %d)", errTooLarge, r.ContentLength, s.opts.MaxMessageSize)
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxMessageSize+1))
 	if err != nil {
 		return nil, &argError{"cannot read body: " + err.Error()}
 	}
 	if int64(len(b)) > s.opts.MaxMessageSize {
-		return nil, errTooLarge
+		return nil, fmt.Errorf("%w (limit %d bytes)", errTooLarge, s.opts.MaxMessageSize)
 	}
 	return b, nil
 }

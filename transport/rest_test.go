@@ -104,7 +104,7 @@ func TestRESTAuthentication(t *testing.T) {
 	get := func(mod func(*http.Request)) int {
 		req, _ := http.NewRequest("GET", e.hs.URL+"/api/v1/states/test.0.open", nil)
 		mod(req)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testHTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +154,7 @@ const auth_cookie = "access_token"
 
 func TestRESTAuthDisabledIsDefaultUser(t *testing.T) {
 	_, hs := testServer(t, Options{})
-	resp, err := http.Get(hs.URL + "/api/v1/states?pattern=*")
+	resp, err := testHTTP.Get(hs.URL + "/api/v1/states?pattern=*")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,9 @@ type Options struct {
 	// WebMounts serve file namespaces under extra URL prefixes besides
 	// /files/<namespace>/, e.g. {"/vis/": "vis.0"}.
 	WebMounts map[string]string
-	Logger    *slog.Logger
+	// Limits bound what one client may do (limits.go); zero fields take defaults.
+	Limits Limits
+	Logger *slog.Logger
 }
 
 // Stores are the data the commands work on; a nil store answers "DB closed".
@@ -176,6 +178,8 @@ type Server struct {
 	started time.Time
 	ws      wsRegistry
 
+	sessions sessionGate // handshakes in progress (Limits.MaxConnections)
+
 	closed atomic.Bool
 }
 
@@ -217,6 +221,7 @@ func New(st Stores, o Options) (*Server, error) {
 	if o.StatsInterval <= 0 {
 		o.StatsInterval = DefaultStatsInterval
 	}
+	o.Limits = o.Limits.withDefaults()
 	s := &Server{
 		started: time.Now(),
 		opts:    o,
@@ -305,7 +310,7 @@ func (s *Server) sweepSessions() {
 
 // Register mounts /socket.io/, /auth and /name on mux.
 func (s *Server) Register(mux *http.ServeMux) {
-	mux.HandleFunc("/socket.io/", s.serveEngine)
+	mux.HandleFunc("/socket.io/", s.admitHandshakes(s.serveEngine))
 	mux.HandleFunc("/auth", s.serveAuth)
 	mux.HandleFunc("/name", s.serveName)
 }
@@ -358,9 +363,13 @@ func (s *Server) serveEngine(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				status = http.StatusBadRequest
 			}
+			msg := fmt.Sprintf("message too large (limit %d bytes)", s.opts.MaxMessageSize)
+			if err != nil {
+				msg = "Bad request"
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(status)
-			_, _ = fmt.Fprintf(w, `{"code":3,"message":"Bad request"}`)
+			_, _ = fmt.Fprintf(w, `{"code":3,"message":%q}`, msg)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -452,6 +461,7 @@ func (s *Server) attach(sock *socket.Socket) {
 	c := newConn(s, sock, sess)
 	c.instance = d.instance
 	sock.OnAny(c.onEvent)
+	c.watchInbound(sock.Conn())
 	_ = sock.On("disconnect", func(...any) { c.close() })
 	s.mu.Lock()
 	s.conns[c] = struct{}{}

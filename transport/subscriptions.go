@@ -67,6 +67,11 @@ func fileKeys(call *Call) []string {
 // the call is still acked with null (protocol.md 5.1).
 func subscribe(call *Call, ix *pattern.Index[subscriber], pats []string) {
 	c := call.c
+	if err := c.subscriptionRoom(ix, pats); err != nil {
+		c.srv.log.Info("subscription refused", "conn", c.id, "cmd", call.Name, "err", err)
+		call.Fail(err)
+		return
+	}
 	for _, p := range pats {
 		if err := ix.Add(p, c); err != nil {
 			c.srv.log.Debug("invalid pattern on subscribe", "conn", c.id, "cmd", call.Name, "pattern", p, "err", err)

@@ -86,7 +86,7 @@ func dialWSToken(t *testing.T, hs *httptest.Server, token string) *wsClient {
 func dialWSQuery(t *testing.T, hs *httptest.Server, eio int, query string) *wsClient {
 	t.Helper()
 	u := "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=" + strconv.Itoa(eio) + "&transport=websocket" + query
-	ws, _, err := websocket.DefaultDialer.Dial(u, nil)
+	ws, _, err := testDialer.Dial(u, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func mustJSON(t *testing.T, v any) string {
 func TestHelperRoutes(t *testing.T) {
 	_, hs := testServer(t, Options{Namespace: "brokerd.0"})
 	for path, want := range map[string]string{"/auth": `{"auth":false}`, "/name": "brokerd.0"} {
-		resp, err := http.Get(hs.URL + path)
+		resp, err := testHTTP.Get(hs.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +199,7 @@ func TestHelperRoutes(t *testing.T) {
 // packets received until the CONNECT for "/".
 func pollEIO3(t *testing.T, hs *httptest.Server) (string, []string) {
 	t.Helper()
-	resp, err := http.Get(hs.URL + "/socket.io/?EIO=3&transport=polling&t=1")
+	resp, err := testHTTP.Get(hs.URL + "/socket.io/?EIO=3&transport=polling&t=1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func contains(l []string, s string) bool {
 
 func getPoll(t *testing.T, hs *httptest.Server, eio int, sid string) []string {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("%s/socket.io/?EIO=%d&transport=polling&sid=%s", hs.URL, eio, sid))
+	resp, err := testHTTP.Get(fmt.Sprintf("%s/socket.io/?EIO=%d&transport=polling&sid=%s", hs.URL, eio, sid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func getPoll(t *testing.T, hs *httptest.Server, eio int, sid string) []string {
 }
 
 func postPoll(hs *httptest.Server, eio int, sid, body string) (int, error) {
-	resp, err := http.Post(fmt.Sprintf("%s/socket.io/?EIO=%d&transport=polling&sid=%s", hs.URL, eio, sid), "text/plain;charset=UTF-8", strings.NewReader(body))
+	resp, err := testHTTP.Post(fmt.Sprintf("%s/socket.io/?EIO=%d&transport=polling&sid=%s", hs.URL, eio, sid), "text/plain;charset=UTF-8", strings.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -296,7 +296,7 @@ func encodeEIO3(pkts ...string) string {
 
 func TestEIO4PollingHandshake(t *testing.T) {
 	_, hs := testServer(t, Options{})
-	resp, err := http.Get(hs.URL + "/socket.io/?EIO=4&transport=polling")
+	resp, err := testHTTP.Get(hs.URL + "/socket.io/?EIO=4&transport=polling")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +506,7 @@ func TestMalformedPacketsCloseOnlyThatConnection(t *testing.T) {
 	big := encodeEIO3(`42["log","` + strings.Repeat("x", 100<<10) + `"]`)
 	req, _ := http.NewRequest(http.MethodPost, hs.URL+"/socket.io/?EIO=3&transport=polling&sid="+sid, io.MultiReader(strings.NewReader(big)))
 	req.ContentLength = -1
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +514,7 @@ func TestMalformedPacketsCloseOnlyThatConnection(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body: status %d", resp.StatusCode)
 	}
-	r2, err := http.Get(hs.URL + "/socket.io/?EIO=3&transport=polling&sid=" + sid)
+	r2, err := testHTTP.Get(hs.URL + "/socket.io/?EIO=3&transport=polling&sid=" + sid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +551,7 @@ func (a fixedAuth) Authenticate(*Handshake) (Session, error) {
 func TestRefusedSocketGetsReauthenticateThenError(t *testing.T) {
 	_, hs := testServer(t, Options{AuthEnabled: true, Authenticator: fixedAuth{err: ErrInvalidLogin}})
 	u := "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=3&transport=websocket&user=admin&pass=wrong"
-	ws, _, err := websocket.DefaultDialer.Dial(u, nil)
+	ws, _, err := testDialer.Dial(u, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -158,6 +158,15 @@ func TestGracefulShutdownKeepsAcknowledgedWrites(t *testing.T) {
 			}
 		}()
 		if i == 300 {
+			// Stop mid-stream, once the server has acknowledged something.
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				mu.Lock()
+				n := len(acked)
+				mu.Unlock()
+				if n > 0 {
+					break
+				}
+			}
 			cmd.Process.Signal(syscall.SIGTERM)
 		}
 	}
