@@ -66,7 +66,7 @@ func New(cfg config.Config, opts Options) (*Broker, error) {
 	}
 	b.metrics = metrics.New()
 	start := time.Now()
-	stores, err := OpenStores(cfg.DataDir)
+	stores, err := openStores(cfg, b.log)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,8 @@ func New(cfg config.Config, opts Options) (*Broker, error) {
 		MaxMessageSize:      int64(cfg.SocketIO.MaxMessageSize),
 		WebSocketOnly:       cfg.SocketIO.ForceWebSockets,
 		AuthEnabled:         cfg.Auth.Enabled,
-		Authenticator:       socketAuth{b.auth},
+		Authenticator:       stores.authenticator(socketAuth{b.auth}),
+		Router:              stores.Router(), // nil with bbolt; other nodes with store: redis
 		Authorizer:          transport.SubjectAuthorizer{},
 		EventQueue:          cfg.Limits.OutboundQueue,
 		Metrics:             b.metrics,
@@ -100,12 +101,24 @@ func New(cfg config.Config, opts Options) (*Broker, error) {
 		WSMaxConnections: cfg.Web.MaxStreams,
 		StatsInterval:    cfg.Web.StatsInterval.Std(),
 		WebMounts:        cfg.Web.MountMap(),
+		// client limits (issue #10)
+		Limits: transport.Limits{
+			MaxConnections:       cfg.Limits.MaxConnections,
+			MaxSubscriptions:     cfg.Limits.MaxSubscriptions,
+			EventsPerSecond:      cfg.Limits.EventsPerSecond,
+			MaxObjectSize:        int64(cfg.Limits.MaxObjectSize),
+			MaxJSONDepth:         cfg.Limits.MaxJSONDepth,
+			MaxIDLength:          cfg.Limits.MaxIDLength,
+			MaxFileSize:          int64(cfg.Limits.MaxFileSize),
+			MaxFilesPerNamespace: cfg.Limits.MaxFilesPerNamespace,
+		},
 	})
 	if err != nil {
 		b.auth.Close()
 		stores.Close()
 		return nil, err
 	}
+	stores.attach(b.sio)
 	// Host statistics as system.host.<hostname>.* states (issue #8).
 	if b.hosts, err = startHostStats(stores, b.log); err != nil {
 		b.log.Warn("host statistics disabled", "err", err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/brokerd/brokerd/acl"
 	"github.com/brokerd/brokerd/auth"
+	"github.com/brokerd/brokerd/cluster"
 	"github.com/brokerd/brokerd/database"
 	"github.com/brokerd/brokerd/files"
 	"github.com/brokerd/brokerd/objects"
@@ -15,10 +16,29 @@ import (
 // Stores are the three stores on one opened database. The daemon and the
 // offline admin subcommands both open them through here.
 type Stores struct {
+	// DB is the bbolt file in data_dir. With store: redis it holds only the
+	// auth sessions of this node (docs/redis.md); the data is in Redis.
 	DB      *database.DB
-	Objects *objects.BoltStore
-	States  *states.BoltStore
-	Files   *files.BoltStore
+	Objects ObjectStore
+	States  StateStore
+	Files   files.Store
+
+	cluster    *cluster.Router // store: redis: routes messages to other nodes
+	closeRedis func()          // store: redis: stops the router and stream readers, closes the client
+}
+
+// ObjectStore is an objects.Store with the extra methods the broker needs
+// (both objects.BoltStore and redisstore.Objects have them).
+type ObjectStore interface {
+	objects.Store
+	InitDefaults(hostname, adminPasswordHash string) error
+	DefaultNewACL() *objects.DefaultACL
+}
+
+// StateStore is a states.Store that runs timers (expiry) until Close.
+type StateStore interface {
+	states.Store
+	Close()
 }
 
 // OpenStores opens the database in dir and the stores on it.
@@ -55,7 +75,7 @@ func OpenStores(dir string) (*Stores, error) {
 const DefaultAdminPassword = "iobroker"
 
 // initDefaults creates the default objects of a fresh installation.
-func initDefaults(o *objects.BoltStore) error {
+func initDefaults(o ObjectStore) error {
 	hash, err := auth.HashPassword(DefaultAdminPassword)
 	if err != nil {
 		return err
@@ -93,6 +113,9 @@ func (s *Stores) defaultFileACL() acl.File {
 // Close stops timers, flushes the last commit and closes the file.
 func (s *Stores) Close() error {
 	s.States.Close()
+	if s.closeRedis != nil {
+		s.closeRedis()
+	}
 	return s.DB.Close()
 }
 
