@@ -95,6 +95,7 @@ func New(cfg config.Config, opts Options) (*Broker, error) {
 		Authorizer:          transport.SubjectAuthorizer{},
 		EventQueue:          cfg.Limits.OutboundQueue,
 		Metrics:             b.metrics,
+		SendToTimeout:       cfg.Adapters.SendToTimeout.Std(),
 		SlowConsumerTimeout: cfg.Limits.SlowConsumerTimeout.Std(),
 		Logger:              b.log,
 		// REST / plain WebSocket / file hosting (issue #8)

@@ -30,6 +30,7 @@ type Config struct {
 	Limits    Limits   `yaml:"limits"`
 	Log       Log      `yaml:"log"`
 	Web       Web      `yaml:"web"`
+	Adapters  Adapters `yaml:"adapters"`
 	// Store selects the backend.
 	Store string `yaml:"store" doc:"store backend: bbolt (embedded file in data_dir) or redis (shared by several nodes, docs/redis.md)"`
 	Redis Redis  `yaml:"redis"`
@@ -81,6 +82,11 @@ type Limits struct {
 	MaxFilesPerNamespace int      `yaml:"max_files_per_namespace" doc:"files per file namespace (e.g. vis.0); writes creating more are refused"`
 	OutboundQueue        int      `yaml:"outbound_queue" doc:"queued events per connection before coalescing/disconnect"`
 	SlowConsumerTimeout  Duration `yaml:"slow_consumer_timeout" doc:"disconnect a client whose queue stays full this long"`
+}
+
+// Adapters configures adapter instances connected over the socket (docs/adapters.md).
+type Adapters struct {
+	SendToTimeout Duration `yaml:"send_to_timeout" doc:"how long sendTo waits for a connected instance's answer before the caller gets a timeout error"`
 }
 
 // Log configures log/slog output.
@@ -168,10 +174,11 @@ func Default() Config {
 			OutboundQueue:        10000,
 			SlowConsumerTimeout:  Duration(30 * time.Second),
 		},
-		Log:   Log{Level: "info", Format: "text"},
-		Web:   Web{MaxStreams: 100, StatsInterval: Duration(5 * time.Second)},
-		Store: "bbolt",
-		Redis: Redis{Addr: "127.0.0.1:6379"},
+		Adapters: Adapters{SendToTimeout: Duration(30 * time.Second)},
+		Log:      Log{Level: "info", Format: "text"},
+		Web:      Web{MaxStreams: 100, StatsInterval: Duration(5 * time.Second)},
+		Store:    "bbolt",
+		Redis:    Redis{Addr: "127.0.0.1:6379"},
 	}
 }
 
@@ -331,6 +338,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Web.validateMounts(); err != nil {
 		return err
+	}
+	if c.Adapters.SendToTimeout < Duration(100*time.Millisecond) {
+		return bad("adapters.send_to_timeout", "must be at least 100ms")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

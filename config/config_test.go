@@ -81,6 +81,7 @@ func TestBadConfig(t *testing.T) {
 		{"negative depth", "limits:\n  max_json_depth: -1\n", `line 2: limits.max_json_depth: must be positive`},
 		{"bad log level", "log:\n  level: loud\n", `line 2: log.level: "loud" is not one of`},
 		{"bad log format", "log:\n  format: xml\n", `line 2: log.format: "xml" is not one of`},
+		{"short send_to timeout", "adapters:\n  send_to_timeout: 1ms\n", `line 2: adapters.send_to_timeout: must be at least 100ms`},
 		{"bad store", "store: mongo\n", `line 1: store: "mongo" is not a supported store`},
 		{"redis addr", "store: redis\nredis:\n  addr: localhost\n", `line 3: redis.addr: "localhost" is not host:port`},
 		{"redis empty addr", "store: redis\nredis:\n  addr: \"\"\n", `redis.addr: "" is not host:port`},
