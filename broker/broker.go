@@ -70,6 +70,7 @@ func New(cfg config.Config, opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	stores.DB.Committer.SetObserver(b.metrics.Commit)
 	b.stores = stores
 	b.log.Info("stores loaded", "objects", stores.Objects.Len(), "states", stores.States.Len(), "took", time.Since(start).Round(time.Millisecond))
 	b.auth, err = auth.New(auth.Options{DB: stores.DB, Objects: stores.Objects, Config: cfg.Auth, Logger: b.log, From: "system.adapter." + cfg.Namespace})

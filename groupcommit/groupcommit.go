@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -68,8 +69,8 @@ type Committer struct {
 	broken error
 	// update is db.Update; tests replace it to inject failures.
 	update func(func(*bolt.Tx) error) error
-	// OnBatch, when set before the first Submit, observes every batch.
-	OnBatch func(size int, d time.Duration, err error)
+	// observer, when set, sees every batch (metrics).
+	observer atomic.Pointer[func(size int, d time.Duration, err error)]
 }
 
 type pendingOp struct {
@@ -109,6 +110,12 @@ func (c *Committer) Enqueue(op Op) (wait func() error) {
 	c.cond.Signal()
 	c.mu.Unlock()
 	return func() error { <-p.wg; return p.err }
+}
+
+// SetObserver registers fn to see the size, duration and error of every
+// batch; it may be called at any time.
+func (c *Committer) SetObserver(fn func(size int, d time.Duration, err error)) {
+	c.observer.Store(&fn)
 }
 
 // Submit enqueues op and waits until it is durable.
@@ -175,8 +182,8 @@ func (c *Committer) loop() {
 		c.stats.LastSize = len(batch)
 		c.stats.LastTime = d
 		c.mu.Unlock()
-		if c.OnBatch != nil {
-			c.OnBatch(len(batch), d, err)
+		if obs := c.observer.Load(); obs != nil {
+			(*obs)(len(batch), d, err)
 		}
 		for _, p := range batch {
 			if p.op.Done != nil {

@@ -353,7 +353,7 @@ func (s *Server) Invoke(ctx context.Context, sess Session, name string, args []a
 		return nil, errNeedsSocket(name)
 	}
 	var out []any
-	call := &Call{Name: name, Args: a, srv: s, sess: sess, ctx: ctx, done: func(r []any) { out = r }}
+	call := &Call{Name: name, Args: a, srv: s, sess: sess, ctx: ctx, done: func(r []any) { out = r }, start: time.Now(), known: true}
 	panicked := s.safely("api", name, func() { cmd.Handler(call) })
 	if panicked {
 		return nil, errors.New("internal error")
