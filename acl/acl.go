@@ -140,10 +140,24 @@ func All() Permissions {
 // Has reports whether category typ allows operation op ("read", "list", …).
 // An empty type is always allowed.
 func (p *Permissions) Has(typ, op string) bool {
+	if typ == "" {
+		return true
+	}
+	f := p.flag(typ, op)
+	return f != nil && *f
+}
+
+// Set changes one flag; unknown categories or operations are ignored.
+func (p *Permissions) Set(typ, op string, v bool) {
+	if f := p.flag(typ, op); f != nil {
+		*f = v
+	}
+}
+
+// flag locates the boolean of category typ and operation op.
+func (p *Permissions) flag(typ, op string) *bool {
 	var o *Ops
 	switch typ {
-	case "":
-		return true
 	case "object":
 		o = &p.Object
 	case "state":
@@ -155,25 +169,25 @@ func (p *Permissions) Has(typ, op string) bool {
 	case "other":
 		o = &p.Other
 	default:
-		return false
+		return nil
 	}
 	switch op {
 	case "list":
-		return o.List
+		return &o.List
 	case "read":
-		return o.Read
+		return &o.Read
 	case "write":
-		return o.Write
+		return &o.Write
 	case "create":
-		return o.Create
+		return &o.Create
 	case "delete":
-		return o.Delete
+		return &o.Delete
 	case "execute":
-		return o.Execute
+		return &o.Execute
 	case "http":
-		return o.HTTP
+		return &o.HTTP
 	case "sendto":
-		return o.SendTo
+		return &o.SendTo
 	}
-	return false
+	return nil
 }

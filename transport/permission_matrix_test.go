@@ -19,39 +19,7 @@ import (
 
 // setOp returns p with one flag of category typ set to v.
 func setOp(p acl.Permissions, typ, op string, v bool) acl.Permissions {
-	var o *acl.Ops
-	switch typ {
-	case "object":
-		o = &p.Object
-	case "state":
-		o = &p.State
-	case "users":
-		o = &p.Users
-	case "file":
-		o = &p.File
-	case "other":
-		o = &p.Other
-	default:
-		return p
-	}
-	switch op {
-	case "list":
-		o.List = v
-	case "read":
-		o.Read = v
-	case "write":
-		o.Write = v
-	case "create":
-		o.Create = v
-	case "delete":
-		o.Delete = v
-	case "execute":
-		o.Execute = v
-	case "http":
-		o.HTTP = v
-	case "sendto":
-		o.SendTo = v
-	}
+	p.Set(typ, op, v)
 	return p
 }
 

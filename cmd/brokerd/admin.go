@@ -58,6 +58,28 @@ func (a *adminFlags) need(pos []string, n int) error {
 	return nil
 }
 
+// parseN parses args and requires exactly n positional arguments.
+func (a *adminFlags) parseN(args []string, n int) ([]string, error) {
+	pos, err := a.parse(args)
+	if err != nil {
+		return nil, err
+	}
+	return pos, a.need(pos, n)
+}
+
+// parseAndOpen is parseN followed by openStores; the caller closes the stores.
+func (a *adminFlags) parseAndOpen(args []string, n int) ([]string, *broker.Stores, error) {
+	pos, err := a.parseN(args, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := a.openStores()
+	if err != nil {
+		return nil, nil, err
+	}
+	return pos, s, nil
+}
+
 // openStores opens the data directory of the configuration offline.
 func (a *adminFlags) openStores() (*broker.Stores, error) {
 	cfg, err := config.Load(*a.config, os.Environ())

@@ -13,14 +13,7 @@ import (
 
 func runBackup(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("backup", "backup FILE [--config FILE]  (FILE - writes to standard output)", stderr)
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
-		return err
-	}
-	s, err := f.openStores()
+	pos, s, err := f.parseAndOpen(args, 1)
 	if err != nil {
 		return err
 	}
@@ -56,11 +49,8 @@ func runBackup(args []string, stdout, stderr io.Writer) error {
 
 func runRestore(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("restore", "restore FILE [--config FILE]  (replaces the data directory's database; the old one is kept as brokerd.db.before-restore)", stderr)
-	pos, err := f.parse(args)
+	pos, err := f.parseN(args, 1)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
 		return err
 	}
 	cfg, err := config.Load(*f.config, os.Environ())

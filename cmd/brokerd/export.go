@@ -85,11 +85,8 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 // carrying _id, validates every object first and only then writes them.
 func runImport(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("import", "import FILE|- [--config FILE]  (objects as {id: object} or [{_id, …}]; all are validated before any is written)", stderr)
-	pos, err := f.parse(args)
+	pos, err := f.parseN(args, 1)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
 		return err
 	}
 	var data []byte

@@ -63,14 +63,7 @@ func fileLs(args []string, stdout, stderr io.Writer) error {
 func fileGet(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("file get", "file get NAMESPACE/PATH [--out FILE] [--config FILE]", stderr)
 	out := f.fs.String("out", "", "write to this file instead of standard output")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
-		return err
-	}
-	s, err := f.openStores()
+	pos, s, err := f.parseAndOpen(args, 1)
 	if err != nil {
 		return err
 	}
@@ -90,11 +83,8 @@ func fileGet(args []string, stdout, stderr io.Writer) error {
 func filePut(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("file put", "file put NAMESPACE/PATH LOCALFILE|- [--mode 644] [--config FILE]", stderr)
 	mode := f.fs.String("mode", "", "permissions of a new file, hex nibbles (e.g. 644)")
-	pos, err := f.parse(args)
+	pos, err := f.parseN(args, 2)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 2); err != nil {
 		return err
 	}
 	var m int
@@ -123,14 +113,7 @@ func filePut(args []string, stdout, stderr io.Writer) error {
 
 func fileRm(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("file rm", "file rm NAMESPACE/PATH [--config FILE]  (folders are removed recursively)", stderr)
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
-		return err
-	}
-	s, err := f.openStores()
+	pos, s, err := f.parseAndOpen(args, 1)
 	if err != nil {
 		return err
 	}

@@ -16,11 +16,8 @@ import (
 func runHealth(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("health", "health [--url URL] [--config FILE]  (exit 0 when brokerd answers /readyz)", stderr)
 	url := f.fs.String("url", "", "base URL (default: the first listen address of the configuration)")
-	pos, err := f.parse(args)
+	_, err := f.parseN(args, 0)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 0); err != nil {
 		return err
 	}
 	base := *url

@@ -21,14 +21,7 @@ func runObject(args []string, stdout, stderr io.Writer) error {
 
 func objectGet(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("object get", "object get ID [--config FILE]", stderr)
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
-		return err
-	}
-	s, err := f.openStores()
+	pos, s, err := f.parseAndOpen(args, 1)
 	if err != nil {
 		return err
 	}
@@ -45,11 +38,8 @@ func objectGet(args []string, stdout, stderr io.Writer) error {
 
 func objectSet(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("object set", "object set ID JSON|- [--config FILE]  (- reads the object from standard input)", stderr)
-	pos, err := f.parse(args)
+	pos, err := f.parseN(args, 2)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 2); err != nil {
 		return err
 	}
 	data, err := readArgOrStdin(pos[1])
@@ -78,14 +68,7 @@ func objectSet(args []string, stdout, stderr io.Writer) error {
 func objectDel(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("object del", "object del ID [--recursive] [--config FILE]", stderr)
 	rec := f.fs.Bool("recursive", false, "also delete every ID.* object below it")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
-		return err
-	}
-	s, err := f.openStores()
+	pos, s, err := f.parseAndOpen(args, 1)
 	if err != nil {
 		return err
 	}

@@ -16,11 +16,8 @@ func runState(args []string, stdout, stderr io.Writer) error {
 
 func stateGet(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("state get", "state get ID [--config FILE]", stderr)
-	pos, err := f.parse(args)
+	pos, err := f.parseN(args, 1)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
 		return err
 	}
 	if _, err := states.ParseID(pos[0]); err != nil {
@@ -42,11 +39,8 @@ func stateSet(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("state set", "state set ID VALUE [--ack] [--q N] [--config FILE]  (VALUE is JSON when it parses, else a string)", stderr)
 	ack := f.fs.Bool("ack", false, "write a confirmed value (ack=true) instead of a command")
 	q := f.fs.Int("q", 0, "quality code")
-	pos, err := f.parse(args)
+	pos, err := f.parseN(args, 2)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 2); err != nil {
 		return err
 	}
 	if _, err := states.ParseID(pos[0]); err != nil {
@@ -68,14 +62,7 @@ func stateSet(args []string, stdout, stderr io.Writer) error {
 
 func stateDel(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("state del", "state del ID [--config FILE]", stderr)
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
-		return err
-	}
-	s, err := f.openStores()
+	pos, s, err := f.parseAndOpen(args, 1)
 	if err != nil {
 		return err
 	}

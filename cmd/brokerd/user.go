@@ -54,11 +54,8 @@ func userAdd(args []string, stdout, stderr io.Writer) error {
 	pw := f.fs.String("password", "", "password (prompted without echo when omitted)")
 	group := f.fs.String("group", "", "add the user to this group (e.g. administrator, user)")
 	ingroup := f.fs.String("ingroup", "", "same as --group")
-	pos, err := f.parse(args)
+	pos, err := f.parseN(args, 1)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
 		return err
 	}
 	if *group == "" {
@@ -83,11 +80,8 @@ func userAdd(args []string, stdout, stderr io.Writer) error {
 
 func userDel(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("user del", "user del NAME [--config FILE]", stderr)
-	pos, err := f.parse(args)
+	pos, err := f.parseN(args, 1)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
 		return err
 	}
 	return withAuth(f, func(svc *auth.Service) error { return svc.DelUser(pos[0]) })
@@ -95,11 +89,8 @@ func userDel(args []string, stdout, stderr io.Writer) error {
 
 func userList(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("user list", "user list [--config FILE]", stderr)
-	pos, err := f.parse(args)
+	_, err := f.parseN(args, 0)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 0); err != nil {
 		return err
 	}
 	return withAuth(f, func(svc *auth.Service) error {
@@ -117,11 +108,8 @@ func userList(args []string, stdout, stderr io.Writer) error {
 func userPasswd(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("user passwd", "user passwd NAME [--password P] [--config FILE]", stderr)
 	pw := f.fs.String("password", "", "new password (prompted without echo when omitted)")
-	pos, err := f.parse(args)
+	pos, err := f.parseN(args, 1)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
 		return err
 	}
 	password, err := passwordOf(*pw, stderr)
@@ -185,11 +173,8 @@ func runGroup(args []string, stdout, stderr io.Writer) error {
 func groupAdd(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("group add", "group add NAME [--desc TEXT] [--config FILE]  (a new group has no rights until its acl is edited)", stderr)
 	desc := f.fs.String("desc", "", "description")
-	pos, err := f.parse(args)
+	pos, err := f.parseN(args, 1)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
 		return err
 	}
 	return withAuth(f, func(svc *auth.Service) error { return svc.AddGroup(pos[0], *desc, nil) })
@@ -197,11 +182,8 @@ func groupAdd(args []string, stdout, stderr io.Writer) error {
 
 func groupDel(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("group del", "group del NAME [--config FILE]", stderr)
-	pos, err := f.parse(args)
+	pos, err := f.parseN(args, 1)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 1); err != nil {
 		return err
 	}
 	return withAuth(f, func(svc *auth.Service) error { return svc.DelGroup(pos[0]) })
@@ -209,11 +191,8 @@ func groupDel(args []string, stdout, stderr io.Writer) error {
 
 func groupList(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("group list", "group list [--config FILE]", stderr)
-	pos, err := f.parse(args)
+	_, err := f.parseN(args, 0)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 0); err != nil {
 		return err
 	}
 	return withAuth(f, func(svc *auth.Service) error {
@@ -234,11 +213,8 @@ func groupDelUser(args []string, stdout, stderr io.Writer) error {
 
 func groupMember(args []string, stderr io.Writer, verb string, add bool) error {
 	f := newAdminFlags("group "+verb, "group "+verb+" GROUP USER [--config FILE]", stderr)
-	pos, err := f.parse(args)
+	pos, err := f.parseN(args, 2)
 	if err != nil {
-		return err
-	}
-	if err := f.need(pos, 2); err != nil {
 		return err
 	}
 	return withAuth(f, func(svc *auth.Service) error {
