@@ -391,7 +391,8 @@ func TestThreeNodes(t *testing.T) {
 			t.Fatal("adapter socket on the killed node did not close")
 		}
 		r, d := sendTo(c1, "haa.0")
-		if r != `{"error":"instance haa.0 is not connected"}` || d > 2*time.Second {
+		// At once, or within the holder check if the request raced the kill.
+		if r != `{"error":"instance haa.0 is not connected"}` || d > 3*time.Second {
 			t.Fatalf("sendTo to an instance of a killed node: %s after %s", r, d)
 		}
 		// The adapter reconnects to node 1 at once (the dead node does not block the claim).

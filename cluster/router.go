@@ -499,23 +499,38 @@ func (r *Router) forward(ctx context.Context, target, from, command string, mess
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	select {
-	case rep := <-ch:
-		switch {
-		case rep.NotConnected:
-			return nil, transport.ErrNotConnected
-		case rep.Err != "":
-			return nil, errors.New(rep.Err)
+	// A holder that dies after the request reached it never answers: watch
+	// that its request channel still has a subscriber.
+	alive := time.NewTicker(holderCheckInterval)
+	defer alive.Stop()
+	for {
+		select {
+		case rep := <-ch:
+			switch {
+			case rep.NotConnected:
+				return nil, transport.ErrNotConnected
+			case rep.Err != "":
+				return nil, errors.New(rep.Err)
+			}
+			return rep.Reply, nil
+		case <-alive.C:
+			subs, err := r.rdb.PubSubNumSub(ctx, r.reqChannel(node)).Result()
+			if err == nil && subs[r.reqChannel(node)] == 0 {
+				_ = releaseScript.Run(ctx, r.rdb, []string{r.instancesKey()}, target, node).Err()
+				return nil, transport.ErrNotConnected
+			}
+		case <-t.C:
+			return nil, fmt.Errorf("timeout: no reply from %s (node %s) within %s", shortName(target), node, timeout.Round(time.Millisecond))
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-r.ctx.Done():
+			return nil, errors.New("cluster router closed")
 		}
-		return rep.Reply, nil
-	case <-t.C:
-		return nil, fmt.Errorf("timeout: no reply from %s (node %s) within %s", shortName(target), node, timeout.Round(time.Millisecond))
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-r.ctx.Done():
-		return nil, errors.New("cluster router closed")
 	}
 }
+
+// holderCheckInterval is how often a waiting request checks its holder is alive.
+const holderCheckInterval = 500 * time.Millisecond
 
 func shortName(target string) string {
 	const p = "system.adapter."
