@@ -424,3 +424,11 @@ func (s *BoltStore) revert(id string, old, e *entry) {
 		s.remove(id)
 	}
 }
+
+// RangeType is Range restricted to objects of type typ, walking only that
+// type's index (getStates over 100,000 states skips every other object).
+func (s *BoltStore) RangeType(typ, start, end string, fn func(id string, m *Meta, raw json.RawMessage) bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ascend(s.byType[typ], start, end, func(e *entry) bool { return fn(e.meta.ID, e.meta, e.raw) })
+}

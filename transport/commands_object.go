@@ -3,6 +3,7 @@ package transport
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/brokerd/brokerd/acl"
@@ -212,10 +213,33 @@ func cmdGetObjectView(call *Call) {
 		call.Fail(err)
 		return
 	}
-	if rows == nil {
-		rows = []objects.Row{}
+	call.Reply(nil, appendRows(nil, rows))
+}
+
+// appendRows appends the getObjectView answer {"rows":[{id, value}, …]} to
+// b in one pass; values are the stored JSON, copied as they are.
+func appendRows(b []byte, rows []objects.Row) json.RawMessage {
+	n := 12
+	for _, r := range rows {
+		n += len(r.ID) + len(r.Value) + 20
 	}
-	call.Reply(nil, map[string]any{"rows": rows})
+	b = slices.Grow(b, n)
+	b = append(b, `{"rows":[`...)
+	for i, r := range rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = appendJSONString(b, r.ID)
+		b = append(b, `,"value":`...)
+		if len(r.Value) == 0 {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, r.Value...)
+		}
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
 }
 
 func (s *Server) writeOptions(sub *acl.Subject) objects.WriteOptions {

@@ -3,9 +3,11 @@ package transport
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/brokerd/brokerd/acl"
+	"github.com/brokerd/brokerd/objects"
 	"github.com/brokerd/brokerd/pattern"
 	"github.com/brokerd/brokerd/states"
 )
@@ -78,11 +80,7 @@ func cmdGetStates(call *Call) {
 			}
 			ids[i] = id
 		}
-		out := make(map[string]json.RawMessage, len(ids))
-		for i, st := range s.st.States.GetMany(ids) {
-			out[ids[i]] = stateJSON(st)
-		}
-		call.Reply(nil, out)
+		call.Reply(nil, appendStates(nil, ids, s.st.States.GetMany(ids)))
 	case nil, string:
 		pat, _ := p.(string)
 		if pat == "" {
@@ -99,20 +97,70 @@ func cmdGetStates(call *Call) {
 		}
 		start, end := pattern.Range(pat)
 		var ids []string
-		s.st.Objects.Range(start, end, func(id string, meta *objectsMeta, _ json.RawMessage) bool {
-			if meta != nil && meta.Type == "state" && m.Match(id) && (sub.IsSuperUser() || acl.StateAllowed(sub, meta.ACL, acl.Read)) {
+		super := sub.IsSuperUser()
+		rangeStates(s.st.Objects, start, end, func(id string, meta *objectsMeta, _ json.RawMessage) bool {
+			if meta != nil && meta.Type == "state" && m.Match(id) && (super || acl.StateAllowed(sub, meta.ACL, acl.Read)) {
 				ids = append(ids, id)
 			}
 			return true
 		})
-		out := make(map[string]json.RawMessage, len(ids))
-		for i, st := range s.st.States.GetMany(ids) {
-			out[ids[i]] = stateJSON(st)
-		}
-		call.Reply(nil, out)
+		call.Reply(nil, appendStates(nil, ids, s.st.States.GetMany(ids)))
 	default:
 		call.Fail(errArgType(Param{Name: "pattern", Kind: KPatterns}, p))
 	}
+}
+
+// rangeStates visits the state objects in [start, end], through the type
+// index when the store has one.
+func rangeStates(o objects.Store, start, end string, fn func(id string, m *objectsMeta, raw json.RawMessage) bool) {
+	if tr, ok := o.(interface {
+		RangeType(typ, start, end string, fn func(string, *objectsMeta, json.RawMessage) bool)
+	}); ok {
+		tr.RangeType("state", start, end, fn)
+		return
+	}
+	o.Range(start, end, fn)
+}
+
+// appendStates appends the getStates answer {id: state|null, …} to b: the
+// states are written by states.AppendJSON straight into one buffer, and the
+// result goes out as it is (see preEncoded).
+func appendStates(b []byte, ids []string, sts []*states.State) json.RawMessage {
+	n := 2
+	for i, st := range sts {
+		n += len(ids[i]) + 8
+		if st != nil {
+			n += 120 + len(st.From) + len(st.User) + len(st.C)
+		}
+	}
+	b = slices.Grow(b, n)
+	b = append(b, '{')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, id)
+		b = append(b, ':')
+		if st := sts[i]; st != nil {
+			b = states.AppendJSON(b, st)
+		} else {
+			b = append(b, "null"...)
+		}
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(s) // rare: escapes or non-ASCII
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func cmdGetState(call *Call) {

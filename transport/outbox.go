@@ -35,6 +35,10 @@ type outbox struct {
 	stalledSince time.Time
 	wake         chan struct{}
 	closed       bool
+	// start, when set, replaces wake: the writer runs only while frames are
+	// queued (takeOrIdle ends it), so an idle connection parks no goroutine.
+	start   func()
+	running bool
 }
 
 type outItem struct {
@@ -48,6 +52,26 @@ func newOutbox(maxEvents int) *outbox {
 	return b
 }
 
+// wantWriter reports, under mu, whether a writer must be started.
+func (b *outbox) wantWriter() bool {
+	if b.start == nil || b.running || b.closed {
+		return false
+	}
+	b.running = true
+	return true
+}
+
+// wakeWriter hands new frames to the writer; run is wantWriter's answer.
+func (b *outbox) wakeWriter(run bool) {
+	if b.start != nil {
+		if run {
+			go b.start()
+		}
+		return
+	}
+	b.signal()
+}
+
 func (b *outbox) signal() {
 	select {
 	case b.wake <- struct{}{}:
@@ -58,12 +82,14 @@ func (b *outbox) signal() {
 // pushAck queues an acknowledgement (or any frame that must not be merged).
 func (b *outbox) pushAck(f frame) {
 	b.mu.Lock()
+	run := false
 	if !b.closed {
 		b.items = append(b.items, &outItem{f: f})
 		b.acks++
+		run = b.wantWriter()
 	}
 	b.mu.Unlock()
-	b.signal()
+	b.wakeWriter(run)
 }
 
 // pushEvent queues an event frame, merging it into a pending one with the
@@ -95,8 +121,9 @@ func (b *outbox) pushEvent(key string, f frame) bool {
 	if key != "" {
 		b.keyed[key] = it
 	}
+	run := b.wantWriter()
 	b.mu.Unlock()
-	b.signal()
+	b.wakeWriter(run)
 	return true
 }
 
@@ -104,6 +131,22 @@ func (b *outbox) pushEvent(key string, f frame) bool {
 func (b *outbox) take() []*outItem {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.takeLocked()
+}
+
+// takeOrIdle is take for an on-demand writer: nil means the box is empty
+// and the writer must end (the next push starts a new one).
+func (b *outbox) takeOrIdle() []*outItem {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.items) == 0 {
+		b.running = false
+		return nil
+	}
+	return b.takeLocked()
+}
+
+func (b *outbox) takeLocked() []*outItem {
 	items := b.items
 	if len(items) == 0 {
 		return nil

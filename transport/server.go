@@ -327,10 +327,20 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	for _, c := range all {
-		c.kill()
+		c.drop()
 	}
 	s.ws.closeAll()
 	s.io.Close(nil)
+}
+
+// drop closes the connection's transport without a namespace DISCONNECT
+// ("41"): on shutdown clients must see a lost connection and reconnect,
+// while "41" tells socket.io clients the server does not want them back.
+func (c *conn) drop() {
+	if es := c.sock.Conn(); es != nil {
+		es.Close(true)
+	}
+	c.close()
 }
 
 // Connections returns the number of connected sockets.
@@ -469,7 +479,6 @@ func (s *Server) attach(sock *socket.Socket) {
 	if c.instance != "" {
 		s.instanceAttached(c)
 	}
-	c.start()
 	releaseConnected(sock.Conn())
 	if !sock.Connected() || s.closed.Load() {
 		c.kill()

@@ -29,7 +29,7 @@ func (s *Server) drained() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if len(c.in) > 0 || len(c.durable) > 0 || c.out.pending() > 0 {
+		if c.in.len() > 0 || len(c.durable) > 0 || c.out.pending() > 0 {
 			return false
 		}
 	}

@@ -293,7 +293,11 @@ func (st *stream) snapshot(ctx context.Context, pats []string) error {
 			failed = err
 			break
 		}
-		if m, ok := ackArg(ack, 1).(map[string]json.RawMessage); ok {
+		m, ok := ackArg(ack, 1).(map[string]json.RawMessage)
+		if raw, isRaw := ackArg(ack, 1).(json.RawMessage); isRaw {
+			ok = json.Unmarshal(raw, &m) == nil // getStates answers pre-encoded JSON
+		}
+		if ok {
 			for id, v := range m {
 				all[id] = v
 			}

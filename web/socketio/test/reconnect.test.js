@@ -76,7 +76,7 @@ test('brokerd starts again: conn.js reconnects (onConnChange(true)) and its subs
 // namespace DISCONNECT ("io server disconnect"): that means "the server sent you away". A brokerd
 // restart should therefore just close the transport ("transport close"). Known brokerd issue: the
 // SIGTERM shutdown sometimes sends "41" first; this test reports it without failing the suite.
-test('brokerd graceful shutdown closes the transport without a namespace DISCONNECT', { todo: 'brokerd sometimes sends 41 on SIGTERM' }, async () => {
+test('brokerd graceful shutdown closes the transport without a namespace DISCONNECT', async () => {
     const reasons = {};
     for (let i = 0; i < 8; i++) {
         const c = await h.nodeClient(srv.url);
