@@ -12,24 +12,27 @@ func (c *conn) trackTransport(sock *socket.Socket) {
 		return
 	}
 	es := sock.Conn()
-	c.eio = 4
+	eio := 4
 	if es.Protocol() == 3 {
-		c.eio = 3
+		eio = 3
 	}
+	name := es.Transport().Name()
 	c.mu.Lock()
-	c.transport = es.Transport().Name()
+	c.eio, c.transport = eio, name
 	c.mu.Unlock()
-	m.Connection(c.transport, c.eio, 1)
-	c.out.onCoalesced = func(n int) { m.Dropped("coalesced", n) }
+	m.Connection(name, eio, 1)
+	c.out.setOnCoalesced(func(n int) { m.Dropped("coalesced", n) })
 	_ = es.On("upgrade", func(...any) {
+		cur := es.Transport().Name()
 		c.mu.Lock()
 		old := c.transport
-		c.transport = es.Transport().Name()
-		cur := c.transport
+		if old != "" {
+			c.transport = cur
+		}
 		c.mu.Unlock()
 		if old != "" && old != cur {
-			m.Connection(old, c.eio, -1)
-			m.Connection(cur, c.eio, 1)
+			m.Connection(old, eio, -1)
+			m.Connection(cur, eio, 1)
 		}
 	})
 }
@@ -40,10 +43,10 @@ func (c *conn) untrackTransport() {
 		return
 	}
 	c.mu.Lock()
-	t := c.transport
+	t, eio := c.transport, c.eio
 	c.transport = ""
 	c.mu.Unlock()
 	if t != "" {
-		m.Connection(t, c.eio, -1)
+		m.Connection(t, eio, -1)
 	}
 }

@@ -163,6 +163,13 @@ func (b *outbox) takeLocked() []*outItem {
 	return items
 }
 
+// setOnCoalesced installs the metrics callback for merged events.
+func (b *outbox) setOnCoalesced(fn func(n int)) {
+	b.mu.Lock()
+	b.onCoalesced = fn
+	b.mu.Unlock()
+}
+
 // pending is the number of frames not yet taken by the writer.
 func (b *outbox) pending() int {
 	b.mu.Lock()
