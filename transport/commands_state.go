@@ -163,6 +163,20 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// stateUsable checks that the state store is open and the caller may use
+// the state for op; otherwise it fails the call with the protocol's error.
+func (s *Server) stateUsable(call *Call, id string, op int) bool {
+	if s.st.States == nil {
+		call.Fail(errors.New(errDBClosed))
+		return false
+	}
+	if !s.stateAllowed(call.Subject(), id, op) {
+		call.Fail(ErrPermission)
+		return false
+	}
+	return true
+}
+
 func cmdGetState(call *Call) {
 	s := call.srv
 	id, err := states.ParseID(call.Args.Any(0))
@@ -170,12 +184,7 @@ func cmdGetState(call *Call) {
 		call.Fail(err)
 		return
 	}
-	if s.st.States == nil {
-		call.Fail(errors.New(errDBClosed))
-		return
-	}
-	if !s.stateAllowed(call.Subject(), id, acl.Read) {
-		call.Fail(ErrPermission)
+	if !s.stateUsable(call, id, acl.Read) {
 		return
 	}
 	st, ok := s.st.States.Get(id)
@@ -197,12 +206,7 @@ func cmdSetState(call *Call) {
 		call.Fail(err)
 		return
 	}
-	if s.st.States == nil {
-		call.Fail(errors.New(errDBClosed))
-		return
-	}
-	if !s.stateAllowed(call.Subject(), id, acl.Write) {
-		call.Fail(ErrPermission)
+	if !s.stateUsable(call, id, acl.Write) {
 		return
 	}
 	if (call.c != nil && call.c.instance != "") || strings.TrimSpace(w.From) == "" {
@@ -233,12 +237,7 @@ func cmdDelState(call *Call) {
 		call.Fail(err)
 		return
 	}
-	if s.st.States == nil {
-		call.Fail(errors.New(errDBClosed))
-		return
-	}
-	if !s.stateAllowed(call.Subject(), id, acl.Write) {
-		call.Fail(ErrPermission)
+	if !s.stateUsable(call, id, acl.Write) {
 		return
 	}
 	if err := s.st.States.Delete(id); err != nil {

@@ -258,14 +258,18 @@ func (s *Server) restGetStates() http.HandlerFunc {
 	})
 }
 
-func (s *Server) restGetState() http.HandlerFunc {
+func (s *Server) restGetState() http.HandlerFunc { return s.restGetOne("getState") }
+
+// restGetOne answers GET of one state or object by id: the value, or 404
+// when the command answers null.
+func (s *Server) restGetOne(command string) http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request, sess Session) {
-		ack, ok := s.invokeFor(w, r, sess, "getState", r.PathValue("id"))
+		ack, ok := s.invokeFor(w, r, sess, command, r.PathValue("id"))
 		if !ok {
 			return
 		}
-		if st := ackArg(ack, 1); !isNull(st) {
-			writeJSON(w, http.StatusOK, st)
+		if v := ackArg(ack, 1); !isNull(v) {
+			writeJSON(w, http.StatusOK, v)
 			return
 		}
 		s.writeError(w, r, errNotFound)
@@ -320,19 +324,7 @@ func (s *Server) restGetObjects() http.HandlerFunc {
 	})
 }
 
-func (s *Server) restGetObject() http.HandlerFunc {
-	return s.api(func(w http.ResponseWriter, r *http.Request, sess Session) {
-		ack, ok := s.invokeFor(w, r, sess, "getObject", r.PathValue("id"))
-		if !ok {
-			return
-		}
-		if obj := ackArg(ack, 1); !isNull(obj) {
-			writeJSON(w, http.StatusOK, obj)
-			return
-		}
-		s.writeError(w, r, errNotFound)
-	})
-}
+func (s *Server) restGetObject() http.HandlerFunc { return s.restGetOne("getObject") }
 
 func (s *Server) restSetObject() http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request, sess Session) {
