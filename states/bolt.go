@@ -202,9 +202,15 @@ func (s *BoltStore) All(fn func(id string, s *State) bool) {
 	}
 }
 
-// Watch registers fn for every committed change. fn runs on the committer
-// goroutine in commit order and must not block; Change.JSON is shared by all
-// watchers and must not be modified.
+// Watch registers fn for every change. Changes are published when they are
+// applied in memory, in apply order (which is commit order), before they are
+// durable: waiting for the fsync put the disk's latency tail into every
+// subscriber's delivery (p99 43 ms at 2,000 writes/s on a shared disk, see
+// docs/performance.md). Readers of Get already see applied values; a write
+// whose commit fails is reverted and the reverted value published again. The
+// writer's own acknowledgement still waits for durability. fn runs with the
+// store's lock held and must not block or call back into the store;
+// Change.JSON is shared by all watchers and must not be modified.
 func (s *BoltStore) Watch(fn func(Change)) {
 	for {
 		old := s.watchers.Load()
@@ -274,10 +280,10 @@ func (s *BoltStore) SetAsync(id string, w Write) (*State, func() error, error) {
 		Done: func(err error) {
 			if err == nil {
 				e.durable.Store(st)
-				s.publish(Change{ID: id, State: st, JSON: data})
 			}
 		},
 	})
+	s.publish(Change{ID: id, State: st, JSON: data})
 	s.mu.Unlock()
 	return st, func() error {
 		if err := wait(); err != nil {
@@ -317,6 +323,7 @@ func (s *BoltStore) deleteLocked(id string, e *entry, expiry bool) (wait func() 
 		gen = s.setCur(id, e, nil)
 	}
 	key := []byte(id)
+	defer s.publish(Change{ID: id, JSON: nullJSON}) // after Enqueue: a closed committer runs Done inline
 	return s.c.Enqueue(groupcommit.Op{
 		Apply: func(tx *bolt.Tx) error { return tx.Bucket(Bucket).Delete(key) },
 		Done: func(err error) {
@@ -334,19 +341,26 @@ func (s *BoltStore) deleteLocked(id string, e *entry, expiry bool) (wait func() 
 				}
 				s.mu.Unlock()
 			}
-			s.publish(Change{ID: id, JSON: nullJSON})
 		},
 	}), gen
 }
 
 // revert undoes the failed write that set generation gen of e, unless a
-// later write already replaced it (that one reverts itself if it fails too).
+// later write already replaced it (that one reverts itself if it fails too),
+// and publishes the value readers see again.
 func (s *BoltStore) revert(id string, e *entry, gen uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e.gen != gen {
 		return
 	}
+	defer func() {
+		if e.cur == nil {
+			s.publish(Change{ID: id, JSON: nullJSON})
+		} else {
+			s.publish(Change{ID: id, State: e.cur, JSON: AppendJSON(nil, e.cur)})
+		}
+	}()
 	d := e.durable.Load()
 	if d != nil && d.ExpireAt != 0 {
 		// Do not spin on a broken disk: retry an overdue expiry a second later.

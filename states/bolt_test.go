@@ -3,6 +3,7 @@ package states
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -180,8 +181,24 @@ func TestFailedWriteReverts(t *testing.T) {
 	if _, ok := s.Get("f.0.new"); ok || s.Len() != 1 {
 		t.Fatalf("failed new state visible, Len %d", s.Len())
 	}
-	if len(r.all()) != 0 {
-		t.Fatalf("failed writes published: %v", r.all())
+	// Changes are published when applied; each failed one is followed by
+	// the reverted value, so a subscriber ends with what readers see.
+	want := []string{`f.0.x 2`, `f.0.x 1`, `f.0.new 2`, `f.0.new null`, `f.0.x null`, `f.0.x 1`}
+	var got []string
+	for _, c := range r.all() {
+		v := "null"
+		if c.State != nil {
+			v = fmt.Sprint(c.State.Val)
+			if !strings.Contains(string(c.JSON), `"val":`+v) {
+				t.Fatalf("JSON %s does not carry %s", c.JSON, v)
+			}
+		} else if string(c.JSON) != "null" {
+			t.Fatalf("deletion published as %s", c.JSON)
+		}
+		got = append(got, c.ID+" "+v)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("published %v, want %v", got, want)
 	}
 }
 
