@@ -34,6 +34,7 @@ func (g gatedCtor) New(ctx *types.HttpContext) transports.Transport {
 		// server closes it; a client-side close left one goroutine (and ~19 kB)
 		// behind per connection. Run the server-side close on every close.
 		_ = t.Once("close", func(...any) { go t.DoClose(nil) }) // async: DoClose re-emits "close"
+		t = withCork(t, ctx)
 	}
 	if ctx.Query().Peek("sid") != "" {
 		return t // upgrade of an established session

@@ -385,6 +385,9 @@ func (s *Server) serveEngine(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 	}
+	if isWebSocketUpgrade(r) {
+		w = corkHijacker{w}
+	}
 	s.engine.ServeHTTP(w, r)
 }
 
