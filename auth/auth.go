@@ -29,6 +29,9 @@ type Options struct {
 	// DB holds the sessions bucket; Objects holds users and groups.
 	DB      *database.DB
 	Objects objects.Store
+	// Sessions replaces the bbolt session store of DB (then DB may be nil),
+	// e.g. redisstore.Sessions with store: redis. The caller closes it.
+	Sessions SessionStore
 	// Config is the auth section of the configuration.
 	Config config.Auth
 	// RefreshTTL of OAuth2 refresh tokens (0 = DefaultRefreshTTL).
@@ -57,7 +60,7 @@ type Service struct {
 	log         *slog.Logger
 
 	store    objects.Store
-	sessions *Sessions
+	sessions SessionStore
 	perms    *permCache
 	limit    *limiter
 	mgmt     sync.Mutex // serialises user/group read-modify-write
@@ -69,8 +72,8 @@ type Service struct {
 
 // New opens the session store and registers the permission-cache listener.
 func New(o Options) (*Service, error) {
-	if o.DB == nil || o.Objects == nil {
-		return nil, errors.New("auth: DB and Objects are required")
+	if (o.DB == nil && o.Sessions == nil) || o.Objects == nil {
+		return nil, errors.New("auth: Objects and DB or Sessions are required")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -84,9 +87,13 @@ func New(o Options) (*Service, error) {
 	if o.From == "" {
 		o.From = "system.auth"
 	}
-	sess, err := OpenSessions(o.DB, o.Now)
-	if err != nil {
-		return nil, err
+	sess := o.Sessions
+	if sess == nil {
+		bolt, err := OpenSessions(o.DB, o.Now)
+		if err != nil {
+			return nil, err
+		}
+		sess = bolt
 	}
 	s := &Service{
 		enabled:     o.Config.Enabled,
@@ -161,7 +168,7 @@ func (s *Service) Sweep() {
 func (s *Service) Enabled() bool { return s.enabled }
 
 // Sessions is the session and token store.
-func (s *Service) Sessions() *Sessions { return s.sessions }
+func (s *Service) Sessions() SessionStore { return s.sessions }
 
 // Permissions returns the merged permission set of userID (datamodel.md
 // 4.4): the OR over all groups listing the user, groups in group-list order

@@ -121,6 +121,9 @@ func (e *env) reopen() {
 	})
 }
 
+// bolt is the service's bbolt session store (for Len).
+func (e *env) bolt() *Sessions { return e.svc.Sessions().(*Sessions) }
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {

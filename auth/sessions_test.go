@@ -11,7 +11,7 @@ import (
 
 func TestSessionExpiryAndSweep(t *testing.T) {
 	e := newEnv(t)
-	ss := e.svc.Sessions()
+	ss := e.bolt()
 	tok, exp, err := ss.NewSession("system.user.admin", time.Hour)
 	must(t, err)
 	if !exp.Equal(e.clock.Now().Add(time.Hour)) {
@@ -121,7 +121,7 @@ func TestSessionsPersistHashed(t *testing.T) {
 	}))
 
 	e.reopen()
-	ss := e.svc.Sessions()
+	ss := e.bolt()
 	if ss.Len() != 3 {
 		t.Fatalf("after reopen %d credentials, want 3", ss.Len())
 	}
@@ -141,14 +141,14 @@ func TestSessionsPersistHashed(t *testing.T) {
 	e.clock.Advance(3 * time.Hour)
 	e.svc.Sweep()
 	e.reopen()
-	if n := e.svc.Sessions().Len(); n != 0 {
+	if n := e.bolt().Len(); n != 0 {
 		t.Fatalf("%d credentials after sweep and reopen", n)
 	}
 }
 
 func TestBackgroundSweep(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.SweepInterval = 5 * time.Millisecond })
-	ss := e.svc.Sessions()
+	ss := e.bolt()
 	_, _, err := ss.NewSession("system.user.admin", time.Minute)
 	must(t, err)
 	e.clock.Advance(time.Hour)

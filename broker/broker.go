@@ -70,10 +70,14 @@ func New(cfg config.Config, opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	stores.DB.Committer.SetObserver(b.metrics.Commit)
+	if stores.DB != nil {
+		stores.DB.Committer.SetObserver(b.metrics.Commit)
+	}
 	b.stores = stores
 	b.log.Info("stores loaded", "objects", stores.Objects.Len(), "states", stores.States.Len(), "took", time.Since(start).Round(time.Millisecond))
-	b.auth, err = auth.New(auth.Options{DB: stores.DB, Objects: stores.Objects, Config: cfg.Auth, Logger: b.log, From: "system.adapter." + cfg.Namespace})
+	// Sessions is nil with bbolt (auth keeps them in DB) and the shared
+	// Redis store with store: redis, so a login is valid on every node.
+	b.auth, err = auth.New(auth.Options{DB: stores.DB, Sessions: stores.Sessions, Objects: stores.Objects, Config: cfg.Auth, Logger: b.log, From: "system.adapter." + cfg.Namespace})
 	if err != nil {
 		stores.Close()
 		return nil, err

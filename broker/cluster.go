@@ -10,12 +10,9 @@ import (
 	"github.com/brokerd/brokerd/acl"
 	"github.com/brokerd/brokerd/cluster"
 	"github.com/brokerd/brokerd/config"
-	"github.com/brokerd/brokerd/database"
-	"github.com/brokerd/brokerd/files"
 	"github.com/brokerd/brokerd/redisstore"
 	"github.com/brokerd/brokerd/states"
 	"github.com/brokerd/brokerd/transport"
-	"github.com/redis/go-redis/v9"
 )
 
 // openStores opens the configured backend: the bbolt file in data_dir, or
@@ -27,79 +24,30 @@ func openStores(cfg config.Config, log *slog.Logger) (*Stores, error) {
 	return OpenRedisStores(cfg, log)
 }
 
-// OpenRedisStores opens the stores on Redis (cfg.Redis) and joins the
-// cluster of nodes sharing it. The bbolt file in data_dir is still opened:
-// it holds this node's auth sessions only (docs/redis.md).
+// OpenRedisStores opens the stores and sessions on Redis (cfg.Redis, see
+// OpenRedis) and joins the cluster of nodes sharing it.
 func OpenRedisStores(cfg config.Config, log *slog.Logger) (*Stores, error) {
+	s, err := OpenRedis(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	rc := cfg.Redis
-	rdb := redis.NewClient(&redis.Options{Addr: rc.Addr, DB: rc.DB, Password: rc.Password})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	err := rdb.Ping(ctx).Err()
-	cancel()
-	if err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("redis %s db %d: %w", rc.Addr, rc.DB, &redisstore.UnavailableError{Err: err})
-	}
-	db, err := database.Open(cfg.DataDir)
-	if err != nil {
-		rdb.Close()
-		return nil, err
-	}
-	o := redisstore.Options{Client: rdb, Prefix: rc.Prefix, Logger: log.With("component", "redisstore")}
-	var (
-		objs   *redisstore.Objects
-		sts    *redisstore.States
-		fs     *redisstore.Files
-		router *cluster.Router
-	)
-	fail := func(err error) (*Stores, error) {
-		if router != nil {
-			router.Close()
-		}
-		if fs != nil {
-			fs.Close()
-		}
-		if sts != nil {
-			sts.Close()
-		}
-		if objs != nil {
-			objs.Close()
-		}
-		db.Close()
-		rdb.Close()
-		return nil, err
-	}
-	s := &Stores{DB: db}
-	if objs, err = redisstore.OpenObjects(o); err != nil {
-		return fail(err)
-	}
-	s.Objects = objs
-	if objs.Len() == 0 {
-		if err := initDefaults(objs); err != nil {
-			return fail(err)
-		}
-	}
-	if sts, err = redisstore.OpenStates(o); err != nil {
-		return fail(err)
-	}
-	if fs, err = redisstore.OpenFiles(o, files.NamespaceFunc(s.isMeta), s.defaultFileACL); err != nil {
-		return fail(err)
-	}
-	router, err = cluster.New(cluster.Options{Client: rdb, Prefix: rc.Prefix, From: "system.adapter." + cfg.Namespace,
+	router, err := cluster.New(cluster.Options{Client: s.rdb, Prefix: rc.Prefix, From: "system.adapter." + cfg.Namespace,
 		Logger: log.With("component", "cluster")})
 	if err != nil {
-		return fail(err)
+		s.Close()
+		return nil, err
 	}
+	sts, _ := s.States.(*redisstore.States)
+	notifications := sts != nil && sts.Notifications()
 	log.Info("joined cluster", "node", router.Node(), "redis", rc.Addr, "db", rc.DB, "prefix", rc.Prefix,
-		"expiry_notifications", sts.Notifications())
-	s.States = aliveTap{sts, router}
-	s.Files = fs
+		"expiry_notifications", notifications)
+	s.States = aliveTap{s.States, router}
 	s.cluster = router
+	closeData := s.closeRedis
 	s.closeRedis = func() {
 		router.Close()
-		fs.Close()
-		objs.Close()
-		rdb.Close()
+		closeData()
 	}
 	return s, nil
 }

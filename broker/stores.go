@@ -1,30 +1,42 @@
 package broker
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/brokerd/brokerd/acl"
 	"github.com/brokerd/brokerd/auth"
 	"github.com/brokerd/brokerd/cluster"
+	"github.com/brokerd/brokerd/config"
 	"github.com/brokerd/brokerd/database"
 	"github.com/brokerd/brokerd/files"
 	"github.com/brokerd/brokerd/objects"
+	"github.com/brokerd/brokerd/redisstore"
 	"github.com/brokerd/brokerd/states"
 	"github.com/brokerd/brokerd/transport"
+	"github.com/redis/go-redis/v9"
 )
 
 // Stores are the three stores on one opened database. The daemon and the
 // offline admin subcommands both open them through here.
 type Stores struct {
-	// DB is the bbolt file in data_dir. With store: redis it holds only the
-	// auth sessions of this node (docs/redis.md); the data is in Redis.
+	// DB is the bbolt file in data_dir; nil with store: redis, where the
+	// data and the auth sessions are in Redis.
 	DB      *database.DB
 	Objects ObjectStore
 	States  StateStore
 	Files   files.Store
+	// Sessions is the auth session store shared by the nodes (store: redis);
+	// nil with bbolt, where auth keeps its sessions in DB.
+	Sessions auth.SessionStore
 
+	rdb        *redis.Client   // store: redis
 	cluster    *cluster.Router // store: redis: routes messages to other nodes
-	closeRedis func()          // store: redis: stops the router and stream readers, closes the client
+	closeRedis func()          // store: redis: stops the router, stream readers and sessions, closes the client
 }
 
 // ObjectStore is an objects.Store with the extra methods the broker needs
@@ -129,11 +141,79 @@ func (s *Stores) defaultFileACL() acl.File {
 	return f
 }
 
-// Close stops timers, flushes the last commit and closes the file.
+// OpenRedis opens the stores and the session store on Redis (cfg.Redis)
+// without joining the cluster: the admin subcommands use it as it is,
+// OpenRedisStores adds this node's message router. No bbolt file is opened,
+// so it works while daemons run.
+func OpenRedis(cfg config.Config, log *slog.Logger) (*Stores, error) {
+	rc := cfg.Redis
+	rdb := redis.NewClient(&redis.Options{Addr: rc.Addr, DB: rc.DB, Password: rc.Password})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	err := rdb.Ping(ctx).Err()
+	cancel()
+	if err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("redis %s db %d: %w", rc.Addr, rc.DB, &redisstore.UnavailableError{Err: err})
+	}
+	o := redisstore.Options{Client: rdb, Prefix: rc.Prefix, Logger: log.With("component", "redisstore")}
+	var closers []func() // of the opened stores but States, which Stores.Close closes first
+	closeAll := func() {
+		// Side by side: each stream reader may sit in a blocking XREAD until it ends.
+		var wg sync.WaitGroup
+		for _, c := range closers {
+			wg.Go(c)
+		}
+		wg.Wait()
+		rdb.Close()
+	}
+	var sts *redisstore.States
+	fail := func(err error) (*Stores, error) {
+		if sts != nil {
+			sts.Close()
+		}
+		closeAll()
+		return nil, err
+	}
+	s := &Stores{rdb: rdb}
+	objs, err := redisstore.OpenObjects(o)
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, objs.Close)
+	s.Objects = objs
+	if objs.Len() == 0 {
+		if err := initDefaults(objs); err != nil {
+			return fail(err)
+		}
+	}
+	if sts, err = redisstore.OpenStates(o); err != nil {
+		return fail(err)
+	}
+	fs, err := redisstore.OpenFiles(o, files.NamespaceFunc(s.isMeta), s.defaultFileACL)
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, fs.Close)
+	sess, err := redisstore.OpenSessions(o, redisstore.SessionsOptions{})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, sess.Close)
+	log.Debug("redis stores opened", "redis", rc.Addr, "db", rc.DB, "prefix", rc.Prefix, "expiry_notifications", sts.Notifications())
+	s.States, s.Files, s.Sessions = sts, fs, sess
+	s.closeRedis = closeAll
+	return s, nil
+}
+
+// Close stops timers, flushes the last commit and closes the file (bbolt)
+// or the Redis client.
 func (s *Stores) Close() error {
 	s.States.Close()
 	if s.closeRedis != nil {
 		s.closeRedis()
+	}
+	if s.DB == nil {
+		return nil
 	}
 	return s.DB.Close()
 }

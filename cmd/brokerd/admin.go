@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -80,14 +81,26 @@ func (a *adminFlags) parseAndOpen(args []string, n int) ([]string, *broker.Store
 	return pos, s, nil
 }
 
-// openStores opens the data directory of the configuration offline.
+// openStores opens the stores of the configuration: the data directory
+// offline (bbolt), or Redis with store: redis. On Redis the commands run
+// beside the daemons and write through the same store code, so every node's
+// change feed sees their writes.
 func (a *adminFlags) openStores() (*broker.Stores, error) {
 	cfg, err := config.Load(*a.config, os.Environ())
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Store == "redis" {
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		return broker.OpenRedis(cfg, log)
+	}
 	return broker.OpenStores(cfg.DataDir)
 }
+
+// errRedisArchive refuses backup and restore with store: redis: archives are
+// copies of the bbolt file's buckets.
+var errRedisArchive = errors.New("not supported with store: redis (archives hold the bbolt file); " +
+	"back up Redis itself (BGSAVE and copy dump.rdb, or its AOF), or use `brokerd export` / `brokerd import` for objects")
 
 // parseValue reads a command-line value: JSON when it parses, else a string.
 func parseValue(s string) any {

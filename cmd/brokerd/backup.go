@@ -13,7 +13,18 @@ import (
 
 func runBackup(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("backup", "backup FILE [--config FILE]  (FILE - writes to standard output)", stderr)
-	pos, s, err := f.parseAndOpen(args, 1)
+	pos, err := f.parseN(args, 1)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(*f.config, os.Environ())
+	if err != nil {
+		return err
+	}
+	if cfg.Store == "redis" {
+		return errRedisArchive
+	}
+	s, err := broker.OpenStores(cfg.DataDir)
 	if err != nil {
 		return err
 	}
@@ -56,6 +67,9 @@ func runRestore(args []string, stdout, stderr io.Writer) error {
 	cfg, err := config.Load(*f.config, os.Environ())
 	if err != nil {
 		return err
+	}
+	if cfg.Store == "redis" {
+		return errRedisArchive
 	}
 	in, err := os.Open(pos[0])
 	if err != nil {

@@ -15,17 +15,19 @@ import (
 	"github.com/brokerd/brokerd/config"
 )
 
-// openAuth opens the stores and the auth service on them, offline.
+// openAuth opens the stores and the auth service on them. With store: redis
+// the service uses the shared session store, so revoking a user's sessions
+// (user del, passwd) ends them on every node.
 func (a *adminFlags) openAuth() (*broker.Stores, *auth.Service, error) {
 	cfg, err := config.Load(*a.config, os.Environ())
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := broker.OpenStores(cfg.DataDir)
+	s, err := a.openStores()
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := auth.New(auth.Options{DB: s.DB, Objects: s.Objects, Config: cfg.Auth, SweepInterval: -1, From: "system.host.cli"})
+	svc, err := auth.New(auth.Options{DB: s.DB, Sessions: s.Sessions, Objects: s.Objects, Config: cfg.Auth, SweepInterval: -1, From: "system.host.cli"})
 	if err != nil {
 		s.Close()
 		return nil, nil, err
