@@ -1,7 +1,9 @@
 // Package cluster lets several brokerd nodes on one Redis (store: redis)
 // reach each other's adapter instances: a transport.MessageRouter that
 // forwards sendTo, sendToHost and clientSubscribe to the node holding the
-// target and carries the reply back, over Redis pub/sub (docs/redis.md).
+// target and carries the reply back, and a transport.IMRouter that carries
+// an instance's `im` messages to subscribed sockets on other nodes, over
+// Redis pub/sub (docs/redis.md).
 //
 // Keys and channels (after Options.Prefix):
 //
@@ -14,6 +16,11 @@
 // an entry whose deadline passed or whose node key expired is stale and is
 // removed by the next reader, so a killed node's instances stop resolving
 // within NodeTTL (at once for requests: PUBLISH reaches no subscriber).
+//
+// Instance messages need no key: the node holding an instance learns the
+// node of every socket that subscribes to it from the forwarded
+// clientSubscribe (sid → node, in memory) and publishes the socket's `im`
+// messages on that node's request channel, in order, from one goroutine.
 package cluster
 
 import (
@@ -48,6 +55,14 @@ const (
 	DefaultTimeout = transport.DefaultSendToTimeout + 5*time.Second
 	// maxServing bounds the requests one node handles at once.
 	maxServing = 1024
+	// IMTimeout bounds the wait for the node of a socket to confirm an im.
+	IMTimeout = 5 * time.Second
+	// maxIMRoutes bounds the sid → node table (entries of sockets whose
+	// disconnect never reached this node are evicted at random).
+	maxIMRoutes = 1 << 17
+	// outQueue and maxBatch size the ordered publisher.
+	outQueue = 4096
+	maxBatch = 256
 )
 
 // Local delivers a message to an instance or host connected to this node
@@ -55,6 +70,12 @@ const (
 // (*transport.Server implements it).
 type Local interface {
 	Deliver(ctx context.Context, target, from, command string, message any) (any, error)
+}
+
+// IMLocal is what a Local also implements to receive instance messages for
+// its sockets (*transport.Server does).
+type IMLocal interface {
+	DeliverIM(sid, source, msgType string, data any) transport.IMResult
 }
 
 // Options configure a Router.
@@ -82,14 +103,17 @@ type Options struct {
 type Router struct {
 	o     Options
 	rdb   *redis.Client
+	pub   *redis.Client // ordered publisher: no retries, so no duplicate im
 	node  string
 	ps    *redis.PubSub
 	local atomic.Pointer[localBox]
+	out   chan outMsg // im requests and replies, published in queue order
 
-	mu      sync.Mutex
-	held    map[string]bool       // instances connected to this node
-	waiting map[uint64]chan reply // request id → its waiter
-	seq     atomic.Uint64
+	mu       sync.Mutex
+	held     map[string]bool        // instances connected to this node
+	waiting  map[uint64]func(reply) // request id → its waiter
+	imRoutes map[string]string      // sid of another node's socket → that node
+	seq      atomic.Uint64
 
 	serving chan struct{} // semaphore of requests being handled
 	ctx     context.Context
@@ -99,7 +123,11 @@ type Router struct {
 
 type localBox struct{ l Local }
 
-var _ transport.MessageRouter = (*Router)(nil)
+var (
+	_ transport.MessageRouter = (*Router)(nil)
+	_ transport.IMRouter      = (*Router)(nil)
+	_ IMLocal                 = (*transport.Server)(nil)
+)
 
 // request is what travels on a node's request channel.
 type request struct {
@@ -110,7 +138,19 @@ type request struct {
 	Command string `json:"command"`        // sendTo command or clientSubscribe/clientUnsubscribe
 	Message any    `json:"message"`        // as decoded from the wire
 	Timeout int64  `json:"ms,omitempty"`   // how long the requester waits
-	Node    string `json:"node,omitempty"` // requesting node (logs)
+	Node    string `json:"node,omitempty"` // requesting node
+	// IM marks an instance message: Target is the socket id, From the
+	// source instance, Type the message type and Message its data.
+	IM   bool   `json:"im,omitempty"`
+	Type string `json:"type,omitempty"`
+}
+
+// outMsg is one PUBLISH of the ordered publisher; id > 0 is an im request
+// whose waiter learns when it reached no node or failed.
+type outMsg struct {
+	channel string
+	payload []byte
+	id      uint64
 }
 
 // reply is what travels on a reply channel.
@@ -121,7 +161,7 @@ type reply struct {
 }
 
 // New subscribes to this node's request and reply channels and starts the
-// heartbeat. Close ends both.
+// heartbeat and the publisher. Close ends them.
 func New(o Options) (*Router, error) {
 	if o.Client == nil {
 		return nil, errors.New("cluster: Options.Client is required")
@@ -136,7 +176,12 @@ func New(o Options) (*Router, error) {
 		o.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Router{o: o, rdb: o.Client, node: o.Node, held: map[string]bool{}, waiting: map[uint64]chan reply{},
+	// go-redis retries a pipeline whose reply was lost, which would
+	// publish an im twice: the publisher gets a client that never retries.
+	po := *o.Client.Options()
+	po.MaxRetries, po.PoolSize, po.MinIdleConns = -1, 2, 0
+	r := &Router{o: o, rdb: o.Client, pub: redis.NewClient(&po), node: o.Node, held: map[string]bool{},
+		waiting: map[uint64]func(reply){}, imRoutes: map[string]string{}, out: make(chan outMsg, outQueue),
 		serving: make(chan struct{}, maxServing), ctx: ctx, cancel: cancel}
 	if o.Local != nil {
 		r.SetLocal(o.Local)
@@ -146,27 +191,32 @@ func New(o Options) (*Router, error) {
 	r.ps = r.rdb.Subscribe(ctx, r.reqChannel(r.node))
 	if _, err := r.ps.Receive(ctx); err != nil {
 		r.ps.Close()
+		r.pub.Close()
 		cancel()
 		return nil, fmt.Errorf("cluster: subscribe: %w", err)
 	}
 	if err := r.ps.PSubscribe(ctx, r.replyChannel(r.node, "*")); err != nil {
 		r.ps.Close()
+		r.pub.Close()
 		cancel()
 		return nil, fmt.Errorf("cluster: subscribe: %w", err)
 	}
 	if _, err := r.ps.Receive(ctx); err != nil {
 		r.ps.Close()
+		r.pub.Close()
 		cancel()
 		return nil, fmt.Errorf("cluster: subscribe: %w", err)
 	}
 	if err := r.beat(ctx); err != nil {
 		r.ps.Close()
+		r.pub.Close()
 		cancel()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	r.wg.Add(2)
+	r.wg.Add(3)
 	go r.receive()
 	go r.heartbeat()
+	go r.pump()
 	return r, nil
 }
 
@@ -198,11 +248,13 @@ func (r *Router) Close() {
 		held = append(held, inst)
 	}
 	r.held = map[string]bool{}
-	for id, ch := range r.waiting {
-		ch <- reply{Err: "cluster router closed"}
-		delete(r.waiting, id)
-	}
+	waiting := r.waiting
+	r.waiting = map[uint64]func(reply){}
 	r.mu.Unlock()
+	for _, w := range waiting {
+		w(reply{Err: "cluster router closed"})
+	}
+	r.pub.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for _, inst := range held {
@@ -386,12 +438,19 @@ func (r *Router) resolve(channel, payload string) {
 	if err := json.Unmarshal([]byte(payload), &rep); err != nil {
 		rep = reply{Err: "cluster: bad reply: " + err.Error()}
 	}
+	r.settle(id, rep)
+}
+
+// settle hands rep to the waiter of request id, if it still waits; so each
+// waiter runs once, whichever of reply, publish failure, timeout or Close
+// comes first.
+func (r *Router) settle(id uint64, rep reply) {
 	r.mu.Lock()
 	w := r.waiting[id]
 	delete(r.waiting, id)
 	r.mu.Unlock()
 	if w != nil {
-		w <- rep
+		w(rep)
 	}
 }
 
@@ -402,6 +461,11 @@ func (r *Router) serve(payload string) {
 		r.o.Logger.Warn("cluster: bad request", "err", err)
 		return
 	}
+	if q.IM {
+		r.serveIM(q)
+		return
+	}
+	r.noteRoute(q)
 	select {
 	case r.serving <- struct{}{}:
 	default:
@@ -450,6 +514,169 @@ func (r *Router) answer(q request, rep reply) {
 	}
 }
 
+// noteRoute learns which node a socket lives on from the clientSubscribe it
+// forwards to an instance here, before the instance sees it (it may answer
+// with an im at once), and forgets it when the socket disconnects.
+func (r *Router) noteRoute(q request) {
+	if q.Node == "" || q.Node == r.node {
+		return
+	}
+	m, _ := q.Message.(map[string]any)
+	sid, _ := m["sid"].(string)
+	if sid == "" {
+		return
+	}
+	switch q.Command {
+	case "clientSubscribe":
+		r.mu.Lock()
+		if _, ok := r.imRoutes[sid]; !ok && len(r.imRoutes) >= maxIMRoutes {
+			for k := range r.imRoutes {
+				delete(r.imRoutes, k)
+				break
+			}
+		}
+		r.imRoutes[sid] = q.Node
+		r.mu.Unlock()
+	case "clientUnsubscribe":
+		if reason, _ := m["reason"].(string); reason == "disconnect" {
+			r.dropRoute(sid, q.Node)
+		}
+	}
+}
+
+// dropRoute forgets sid if it still points at node.
+func (r *Router) dropRoute(sid, node string) {
+	r.mu.Lock()
+	if r.imRoutes[sid] == node {
+		delete(r.imRoutes, sid)
+	}
+	r.mu.Unlock()
+}
+
+// serveIM delivers an instance message to a socket of this node. It runs on
+// the receive goroutine, so the messages of one sender reach the socket in
+// the order they were published; the reply goes through the publisher.
+func (r *Router) serveIM(q request) {
+	res := transport.IMNoSocket
+	if box := r.local.Load(); box != nil {
+		if l, ok := box.l.(IMLocal); ok {
+			res = l.DeliverIM(q.Target, q.From, q.Type, q.Message)
+		}
+	}
+	if q.Reply == "" {
+		return
+	}
+	b, _ := json.Marshal(reply{Reply: int(res), NotConnected: res == transport.IMNoSocket})
+	r.enqueue(outMsg{channel: q.Reply, payload: b})
+}
+
+// PublishIM implements transport.IMRouter: it sends the message to the node
+// whose socket sid subscribed to an instance of this node. Calls are
+// published in call order by one goroutine and served in that order by the
+// receiving node's receive goroutine.
+func (r *Router) PublishIM(sid, source, msgType string, data any, done func(transport.IMResult, error)) {
+	r.mu.Lock()
+	node := r.imRoutes[sid]
+	r.mu.Unlock()
+	if node == "" {
+		done(transport.IMNoSocket, nil)
+		return
+	}
+	id := r.seq.Add(1)
+	q := request{ID: id, Reply: r.replyChannel(r.node, strconv.FormatUint(id, 10)), Target: sid, From: source,
+		IM: true, Type: msgType, Message: data, Node: r.node}
+	b, err := json.Marshal(q)
+	if err != nil {
+		done(transport.IMNoSocket, fmt.Errorf("cluster: message not encodable: %w", err))
+		return
+	}
+	timer := time.AfterFunc(IMTimeout, func() {
+		r.settle(id, reply{Err: fmt.Sprintf("timeout: node %s did not confirm the message within %s", node, IMTimeout)})
+	})
+	r.mu.Lock()
+	r.waiting[id] = func(rep reply) {
+		timer.Stop()
+		switch {
+		case rep.NotConnected:
+			// The socket left its node, or the node is gone.
+			r.dropRoute(sid, node)
+			done(transport.IMNoSocket, nil)
+		case rep.Err != "":
+			done(transport.IMNoSocket, errors.New(rep.Err))
+		default:
+			res, _ := rep.Reply.(float64)
+			done(transport.IMResult(res), nil)
+		}
+	}
+	r.mu.Unlock()
+	if !r.enqueue(outMsg{channel: r.reqChannel(node), payload: b, id: id}) {
+		r.settle(id, reply{Err: "cluster router closed"})
+	}
+}
+
+// enqueue hands m to the publisher, waiting while its queue is full (back
+// pressure on the publishing instance); false once the router closed.
+func (r *Router) enqueue(m outMsg) bool {
+	select {
+	case r.out <- m:
+		return true
+	case <-r.ctx.Done():
+		return false
+	}
+}
+
+// pump publishes the queued messages in order, as pipelines of up to
+// maxBatch: a batch is sent only after the previous one was executed, so
+// Redis runs the PUBLISHes, and subscribers receive them, in queue order.
+func (r *Router) pump() {
+	defer r.wg.Done()
+	batch := make([]outMsg, 0, maxBatch)
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case m := <-r.out:
+			batch = append(batch[:0], m)
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case m := <-r.out:
+				batch = append(batch, m)
+			default:
+				break more
+			}
+		}
+		r.flush(batch)
+	}
+}
+
+func (r *Router) flush(batch []outMsg) {
+	ctx, cancel := context.WithTimeout(r.ctx, 3*time.Second)
+	defer cancel()
+	p := r.pub.Pipeline()
+	cmds := make([]*redis.IntCmd, len(batch))
+	for i, m := range batch {
+		cmds[i] = p.Publish(ctx, m.channel, m.payload)
+	}
+	if _, err := p.Exec(ctx); err != nil && r.ctx.Err() == nil {
+		r.o.Logger.Warn("cluster: publish failed", "messages", len(batch), "err", err)
+	}
+	for i, m := range batch {
+		if m.id == 0 {
+			continue
+		}
+		n, err := cmds[i].Result()
+		switch {
+		case err != nil:
+			r.settle(m.id, reply{Err: "redis unavailable: " + err.Error()})
+		case n == 0:
+			// The socket's node is gone (killed): so is the socket.
+			r.settle(m.id, reply{NotConnected: true})
+		}
+	}
+}
+
 // forward sends a request to the node holding target and waits for the
 // reply (wait = false: fire and forget).
 func (r *Router) forward(ctx context.Context, target, from, command string, message any, wait bool) (any, error) {
@@ -473,7 +700,7 @@ func (r *Router) forward(ctx context.Context, target, from, command string, mess
 		q.Reply = r.replyChannel(r.node, strconv.FormatUint(q.ID, 10))
 		ch = make(chan reply, 1)
 		r.mu.Lock()
-		r.waiting[q.ID] = ch
+		r.waiting[q.ID] = func(rep reply) { ch <- rep }
 		r.mu.Unlock()
 		defer func() {
 			r.mu.Lock()
@@ -550,9 +777,9 @@ func (r *Router) SendToHost(ctx context.Context, from, host, command string, mes
 	return r.forward(ctx, host, from, command, message, true)
 }
 
-// ClientSubscribe implements transport.MessageRouter. The instance answers
-// with `im` messages to its own node, which delivers them only to sockets
-// connected there (docs/redis.md).
+// ClientSubscribe implements transport.MessageRouter. The holder notes this
+// node as the socket's (noteRoute), so the instance's `im` messages for sid
+// come back here through PublishIM.
 func (r *Router) ClientSubscribe(ctx context.Context, target, sid, msgType string, data any) (any, error) {
 	return r.forward(ctx, target, r.o.From, "clientSubscribe", map[string]any{"type": msgType, "sid": sid, "data": data}, true)
 }

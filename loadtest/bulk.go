@@ -38,14 +38,16 @@ func Bulk(ctx context.Context, t Target, cfg BulkConfig) (*Result, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "brokerload.0.bulk"
 	}
-	res := &Result{Scenario: "bulk", URL: t.URL, EIO: t.EIO, Label: t.Label, Started: time.Now(), Params: map[string]any{
+	res := &Result{Scenario: "bulk", URL: t.Endpoint(), EIO: t.EIO, Label: t.Label, Started: time.Now(), Params: map[string]any{
 		"duration_per_op": cfg.Duration.String(), "preload": cfg.Preload, "conns": cfg.Conns, "prefix": cfg.Prefix,
 	}}
-	conns, err := t.DialN(ctx, cfg.Conns)
+	place := t.RoundRobin(cfg.Conns, 0)
+	conns, err := t.DialOn(ctx, place)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	defer CloseAll(conns)
+	perConn := make([]int64, len(conns)) // answered requests of each connection
 
 	written, secs, err := preload(ctx, conns, cfg)
 	if err != nil {
@@ -67,13 +69,20 @@ func Bulk(ctx context.Context, t Target, cfg BulkConfig) (*Result, error) {
 	}
 	for _, op := range ops {
 		h := NewHistogram()
-		n, items, bytesIn, errs, secs := closedLoop(ctx, conns, cfg.Duration, op.event, op.args, op.count, h)
+		n, items, bytesIn, errs, secs := closedLoop(ctx, conns, cfg.Duration, op.event, op.args, op.count, h, perConn)
 		res.Seconds += secs
 		res.Add(op.name+" ops/s", float64(n)/secs, "/s")
 		res.Add(op.name+" items/op", safeDiv(float64(items), float64(n)), "")
 		res.Add(op.name+" MB/s", float64(bytesIn)/secs/1e6, "MB/s")
 		res.Add(op.name+" errors", float64(errs), "")
 		res.AddLatency(op.name, h)
+	}
+	if t.multi() {
+		res.Nodes = nodeStats(t)
+		for i, n := range place {
+			res.Nodes[n].Conns++
+			res.Nodes[n].Ops += perConn[i]
+		}
 	}
 	return res, nil
 }
@@ -131,14 +140,15 @@ func isBulkID(prefix, id string, n int) bool {
 	return err == nil && i < n
 }
 
-// closedLoop keeps one request outstanding per connection for d.
+// closedLoop keeps one request outstanding per connection for d; it adds
+// each connection's answered requests to perConn.
 func closedLoop(ctx context.Context, conns []*sioclient.Conn, d time.Duration, event string, args []any,
-	count func([]json.RawMessage) int, h *Histogram) (n, items, bytesIn, errs int64, secs float64) {
+	count func([]json.RawMessage) int, h *Histogram, perConn []int64) (n, items, bytesIn, errs int64, secs float64) {
 	start := time.Now()
 	end := start.Add(d)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, c := range conns {
+	for ci, c := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -162,6 +172,7 @@ func closedLoop(ctx context.Context, conns []*sioclient.Conn, d time.Duration, e
 				}
 			}
 			mu.Lock()
+			perConn[ci] += ln
 			h.Merge(lh)
 			n, items, bytesIn, errs = n+ln, items+litems, bytesIn+lbytes, errs+lerrs
 			mu.Unlock()

@@ -27,12 +27,12 @@ func RunRounds(ctx context.Context, s Scenario, a Target, b *Target, rounds int,
 			if len(runs) > 0 {
 				time.Sleep(time.Second) // let the previous run's connections go
 			}
-			fmt.Fprintf(log, "round %d: %s %s (EIO%d)…\n", round, t.Label, t.URL, t.EIO)
+			fmt.Fprintf(log, "round %d: %s %s (EIO%d)…\n", round, t.Label, t.Endpoint(), t.EIO)
 			rctx, cancel := context.WithTimeout(ctx, budget)
 			r, err := s(rctx, t)
 			cancel()
 			if err != nil {
-				return runs, fmt.Errorf("%s round %d (%s): %w", t.Label, round, t.URL, err)
+				return runs, fmt.Errorf("%s round %d (%s): %w", t.Label, round, t.Endpoint(), err)
 			}
 			r.Label, r.Round = t.Label, round
 			runs = append(runs, r)

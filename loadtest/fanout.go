@@ -33,6 +33,9 @@ type FanoutConfig struct {
 	IDs      int     // ids per writer, written round-robin
 	Ack      bool    // ack flag of the written states (adapters write ack=true)
 	Prefix   string  // id prefix, default "brokerload.0.fanout"
+	// WriterNodes puts the writers on the first WriterNodes nodes of the
+	// target only (0 = all); subscribers always spread over every node.
+	WriterNodes int
 	// Admin, when > 0, runs one more connection doing getObjectView
 	// ('system','state', AdminStart…AdminEnd) at this interval (vis scenario).
 	Admin      time.Duration
@@ -69,6 +72,9 @@ func (c *FanoutConfig) defaults() error {
 	if c.Rate < 0 {
 		return errors.New("rate must be >= 0")
 	}
+	if c.WriterNodes < 0 {
+		return errors.New("writer nodes must be >= 0")
+	}
 	return nil
 }
 
@@ -79,6 +85,9 @@ func (c *FanoutConfig) params() map[string]any {
 	}
 	if c.Admin > 0 {
 		p["admin_interval"] = c.Admin.String()
+	}
+	if c.WriterNodes > 0 {
+		p["writer_nodes"] = c.WriterNodes
 	}
 	return p
 }
@@ -248,9 +257,12 @@ func Fanout(ctx context.Context, t Target, cfg FanoutConfig) (*Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	res := &Result{Scenario: "fanout", URL: t.URL, EIO: t.EIO, Label: t.Label, Started: time.Now(), Params: cfg.params()}
+	res := &Result{Scenario: "fanout", URL: t.Endpoint(), EIO: t.EIO, Label: t.Label, Started: time.Now(), Params: cfg.params()}
 
-	conns, err := t.DialN(ctx, cfg.Writers+cfg.Subs)
+	// Writers round-robin over the first WriterNodes nodes, subscribers
+	// over all; the admin connection goes to the first node.
+	place := append(t.RoundRobin(cfg.Writers, cfg.WriterNodes), t.RoundRobin(cfg.Subs, 0)...)
+	conns, err := t.DialOn(ctx, place)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -263,6 +275,7 @@ func Fanout(ctx context.Context, t Target, cfg FanoutConfig) (*Result, error) {
 		defer admin.Close()
 	}
 	wconns, sconns := conns[:cfg.Writers], conns[cfg.Writers:]
+	wplace, splace := place[:cfg.Writers], place[cfg.Writers:]
 	syncID := cfg.Prefix + ".sync"
 
 	// Objects first, so neither server warns per write about missing objects.
@@ -364,8 +377,10 @@ func Fanout(ctx context.Context, t Target, cfg FanoutConfig) (*Result, error) {
 			res.Errorf("writer %d: %s", w.idx, w.errMsg)
 		}
 	}
+	recv := make([]uint64, len(subs)) // per subscriber, so the per-node sums add up
 	for i, s := range subs {
 		s.mu.Lock()
+		recv[i] = s.received
 		received += s.received
 		foreign += s.foreign
 		reordered += s.reordered
@@ -402,6 +417,26 @@ func Fanout(ctx context.Context, t Target, cfg FanoutConfig) (*Result, error) {
 		res.AddLatency("getObjectView", adminHist)
 		if e, ok := adminErr.Load().(string); ok {
 			res.Errorf("admin: %s", e)
+		}
+	}
+	if t.multi() {
+		res.Nodes = nodeStats(t)
+		for _, n := range wplace {
+			res.Nodes[n].Conns++
+			res.Nodes[n].Writers++
+		}
+		for i := range subs {
+			ns := &res.Nodes[splace[i]]
+			ns.Conns++
+			ns.Subscribers++
+			ns.Expected += expected[i]
+			ns.Received += recv[i]
+		}
+		if admin != nil {
+			res.Nodes[0].Conns++
+		}
+		for i := range res.Nodes {
+			res.Nodes[i].DeliveredPS = float64(res.Nodes[i].Received) / deliverSecs
 		}
 	}
 	res.Params["foreign_events"] = foreign

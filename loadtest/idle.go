@@ -25,7 +25,7 @@ func Idle(ctx context.Context, t Target, cfg IdleConfig) (*Result, error) {
 	if cfg.Conns < 1 || cfg.Conns > MaxConns {
 		return nil, fmt.Errorf("conns %d: want 1..%d", cfg.Conns, MaxConns)
 	}
-	res := &Result{Scenario: "idle", URL: t.URL, EIO: t.EIO, Label: t.Label, Started: time.Now(), Params: map[string]any{
+	res := &Result{Scenario: "idle", URL: t.Endpoint(), EIO: t.EIO, Label: t.Label, Started: time.Now(), Params: map[string]any{
 		"duration": cfg.Duration.String(), "conns": cfg.Conns, "subscribe": cfg.Subscribe, "pids": t.PIDs,
 	}}
 	rss := func() int64 {
@@ -40,7 +40,8 @@ func Idle(ctx context.Context, t Target, cfg IdleConfig) (*Result, error) {
 	}
 	before := rss()
 	t0 := time.Now()
-	conns, err := t.DialN(ctx, cfg.Conns)
+	place := t.RoundRobin(cfg.Conns, 0)
+	conns, err := t.DialOn(ctx, place)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -64,11 +65,20 @@ func Idle(ctx context.Context, t Target, cfg IdleConfig) (*Result, error) {
 	}
 	after := rss()
 	alive := 0
-	for _, c := range conns {
+	if t.multi() {
+		res.Nodes = nodeStats(t)
+	}
+	for i, c := range conns {
+		if res.Nodes != nil {
+			res.Nodes[place[i]].Conns++
+		}
 		select {
 		case <-c.Done():
 		default:
 			alive++
+			if res.Nodes != nil {
+				res.Nodes[place[i]].Alive++
+			}
 		}
 	}
 	res.Seconds = cfg.Duration.Seconds()

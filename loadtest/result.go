@@ -31,7 +31,31 @@ type Result struct {
 	Params   map[string]any            `json:"params,omitempty"`
 	Metrics  []Metric                  `json:"metrics"`
 	Latency  map[string]LatencySummary `json:"latency,omitempty"`
+	Nodes    []NodeStat                `json:"nodes,omitempty"` // per node, when the target has several
 	Errors   []string                  `json:"errors,omitempty"`
+}
+
+// NodeStat is what landed on, and came back from, one node of a target.
+type NodeStat struct {
+	Node        int     `json:"node"` // 1-based, in --url order
+	URL         string  `json:"url"`
+	Conns       int     `json:"conns"`
+	Writers     int     `json:"writers"`     // fanout/vis
+	Subscribers int     `json:"subscribers"` // fanout/vis
+	Expected    uint64  `json:"expected"`    // stateChange events due to this node's subscribers
+	Received    uint64  `json:"received"`    // … and received by them
+	DeliveredPS float64 `json:"delivered_per_s"`
+	Ops         int64   `json:"ops"`   // bulk: requests answered
+	Alive       int     `json:"alive"` // idle: connections alive at the end
+}
+
+// nodeStats returns one zeroed NodeStat per node of t.
+func nodeStats(t Target) []NodeStat {
+	out := make([]NodeStat, len(t.NodeURLs()))
+	for i, u := range t.NodeURLs() {
+		out[i] = NodeStat{Node: i + 1, URL: u}
+	}
+	return out
 }
 
 // Add appends a metric.
@@ -156,10 +180,41 @@ func PrintRuns(w io.Writer, runs []*Result) {
 	}
 	tw.Flush()
 	for _, r := range runs {
+		printNodes(w, r)
+	}
+	for _, r := range runs {
 		for _, e := range r.Errors {
 			fmt.Fprintf(w, "%s#%d error: %s\n", r.Label, r.Round, e)
 		}
 	}
+}
+
+// printNodes prints the per-node table of a run over several nodes.
+func printNodes(w io.Writer, r *Result) {
+	if len(r.Nodes) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s#%d per node\n", r.Label, r.Round)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	switch r.Scenario {
+	case "bulk":
+		fmt.Fprintln(tw, "node\turl\tconns\tops\t")
+		for _, n := range r.Nodes {
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t\n", n.Node, n.URL, n.Conns, n.Ops)
+		}
+	case "idle":
+		fmt.Fprintln(tw, "node\turl\tconns\talive\t")
+		for _, n := range r.Nodes {
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t\n", n.Node, n.URL, n.Conns, n.Alive)
+		}
+	default:
+		fmt.Fprintln(tw, "node\turl\tconns\twriters\tsubscribers\texpected\treceived\tdelivered/s\t")
+		for _, n := range r.Nodes {
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", n.Node, n.URL, n.Conns, n.Writers, n.Subscribers,
+				n.Expected, n.Received, formatValue(n.DeliveredPS))
+		}
+	}
+	tw.Flush()
 }
 
 // PrintRatios prints the B/A comparison table.

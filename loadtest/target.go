@@ -30,14 +30,49 @@ const (
 	dialParallel = 32
 )
 
-// Target is one endpoint under test.
+// MaxNodes bounds the nodes of one target.
+const MaxNodes = 64
+
+// Target is one endpoint under test: a server, or the nodes of a cluster
+// (brokerd with store: redis) that the scenarios spread their connections
+// over, round-robin.
 type Target struct {
-	URL   string
-	EIO   int    // 3 or 4
-	User  string // optional, sent as handshake query
+	URL   string   // the server, or the first node
+	Nodes []string // every node's URL when there are several (Nodes[0] = URL)
+	EIO   int      // 3 or 4
+	User  string   // optional, sent as handshake query
 	Pass  string
 	PIDs  []int  // server processes whose RSS is read (idle scenario)
 	Label string // "A" or "B"
+}
+
+// NodeURLs returns the URL of every node (just URL for one server).
+func (t Target) NodeURLs() []string {
+	if len(t.Nodes) > 0 {
+		return t.Nodes
+	}
+	return []string{t.URL}
+}
+
+// Endpoint names the target in reports: its URL, or the nodes' URLs
+// joined by commas.
+func (t Target) Endpoint() string { return strings.Join(t.NodeURLs(), ",") }
+
+// multi reports whether connections are spread over several nodes.
+func (t Target) multi() bool { return len(t.NodeURLs()) > 1 }
+
+// RoundRobin returns the node index of each of n connections spread
+// round-robin over the first k nodes (k <= 0 or more than there are: all).
+func (t Target) RoundRobin(n, k int) []int {
+	nodes := len(t.NodeURLs())
+	if k <= 0 || k > nodes {
+		k = nodes
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i % k
+	}
+	return out
 }
 
 // CheckLoopback refuses URLs whose host is not a loopback address: the tool
@@ -63,11 +98,14 @@ func CheckLoopback(raw string) error {
 	return nil
 }
 
-// Dial opens one Socket.IO connection to the target.
-func (t Target) Dial(ctx context.Context) (*sioclient.Conn, error) {
+// Dial opens one Socket.IO connection to the target (its first node).
+func (t Target) Dial(ctx context.Context) (*sioclient.Conn, error) { return t.DialNode(ctx, 0) }
+
+// DialNode opens one Socket.IO connection to node i of the target.
+func (t Target) DialNode(ctx context.Context, i int) (*sioclient.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	o := sioclient.Options{URL: t.URL, EIO: t.EIO}
+	o := sioclient.Options{URL: t.NodeURLs()[i], EIO: t.EIO}
 	if t.User != "" {
 		o.Query = url.Values{"user": {t.User}, "pass": {t.Pass}}
 		if t.EIO == 4 {
@@ -77,9 +115,15 @@ func (t Target) Dial(ctx context.Context) (*sioclient.Conn, error) {
 	return sioclient.Dial(ctx, o)
 }
 
-// DialN opens n connections, at most dialParallel at a time. On error the
-// connections already opened are closed.
+// DialN opens n connections spread round-robin over the nodes, at most
+// dialParallel at a time. On error the connections already opened are closed.
 func (t Target) DialN(ctx context.Context, n int) ([]*sioclient.Conn, error) {
+	return t.DialOn(ctx, t.RoundRobin(n, 0))
+}
+
+// DialOn opens one connection per entry of nodes, to that node index.
+func (t Target) DialOn(ctx context.Context, nodes []int) ([]*sioclient.Conn, error) {
+	n := len(nodes)
 	if n > MaxConns {
 		return nil, fmt.Errorf("%d connections: more than the limit of %d", n, MaxConns)
 	}
@@ -93,7 +137,7 @@ func (t Target) DialN(ctx context.Context, n int) ([]*sioclient.Conn, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			conns[i], errs[i] = t.Dial(ctx)
+			conns[i], errs[i] = t.DialNode(ctx, nodes[i])
 		}()
 	}
 	wg.Wait()

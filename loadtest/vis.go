@@ -14,6 +14,9 @@ type VisConfig struct {
 	Rate      float64 // total setState/s, default 2000
 	States    int     // states per adapter, default 500
 	Admin     time.Duration
+	// AdapterNodes puts the adapters on the first AdapterNodes nodes of
+	// the target only (0 = all); frontends spread over every node.
+	AdapterNodes int
 }
 
 // Vis runs the vis scenario once against t.
@@ -36,7 +39,7 @@ func Vis(ctx context.Context, t Target, cfg VisConfig) (*Result, error) {
 	res, err := Fanout(ctx, t, FanoutConfig{
 		Duration: cfg.Duration, Writers: cfg.Adapters, Subs: cfg.Frontends, Rate: cfg.Rate,
 		Window: 256, Pattern: PatternAll, IDs: cfg.States, Ack: true, Prefix: "brokerload.0.vis",
-		Admin: cfg.Admin, AdminStart: "", AdminEnd: "\u9999",
+		Admin: cfg.Admin, AdminStart: "", AdminEnd: "\u9999", WriterNodes: cfg.AdapterNodes,
 	})
 	if res != nil {
 		res.Scenario = "vis"

@@ -27,6 +27,28 @@ type MessageRouter interface {
 	ClientUnsubscribe(target, sid string, msgTypes []string, reason string)
 }
 
+// IMResult is what became of an instance message (`im`) for one socket.
+type IMResult int
+
+// Outcomes of an instance message; the cluster router sends the numbers
+// between nodes, so new ones are appended.
+const (
+	IMNoSocket      IMResult = iota // no socket with that id is connected here
+	IMNotSubscribed                 // the socket did not clientSubscribe to (source, type)
+	IMDelivered                     // emitted to the socket
+)
+
+// IMRouter is implemented by a MessageRouter that reaches the sockets of
+// other nodes (cluster.Router). publishIM hands it the instance messages
+// whose socket is not connected to this server.
+type IMRouter interface {
+	// PublishIM delivers msgType/data from source to socket sid wherever
+	// it is connected and calls done exactly once with the outcome. It
+	// returns once the message is queued, and messages of successive calls
+	// reach their socket in call order.
+	PublishIM(sid, source, msgType string, data any, done func(IMResult, error))
+}
+
 // ErrNotConnected is returned by a MessageRouter for targets that are not running.
 var ErrNotConnected = errors.New("not connected")
 
@@ -44,7 +66,7 @@ var hostProtected = map[string]bool{
 func init() {
 	register("httpGet", &Command{Perm: Perm{"other", "http"}, Params: []Param{{"url", KString, false}}, Async: true,
 		Ack: "(null, {status, statusText}, body) or (err)", Doc: "server-side GET, 15 s timeout, status ≥ 400 is an error", Handler: cmdHTTPGet})
-	register("sendTo", &Command{Perm: Perm{"other", "sendto"}, Async: true,
+	register("sendTo", &Command{Perm: Perm{"other", "sendto"}, Async: true, Inline: isIMPublish,
 		Params: []Param{{"instance", KString, false}, {"command", KString, false}, {"message", KAny, false}},
 		Ack:    "(reply)", Doc: "message to an instance; {error} when it is not connected", Handler: cmdSendTo})
 	register("sendToHost", &Command{Perm: Perm{"other", "sendto"}, Async: true,
@@ -102,6 +124,12 @@ const DefaultSendToTimeout = 30 * time.Second
 // router delivers to instances on this server first, then Options.Router.
 func (s *Server) router() MessageRouter { return localRouter{s} }
 
+// isIMPublish: an instance publishing `im` to this broker (publishIM only
+// queues, it never waits for other nodes).
+func isIMPublish(call *Call) bool {
+	return call.c != nil && call.c.instance != "" && instanceID(call.Args.Str(0)) == call.srv.from && call.Args.Str(1) == "im"
+}
+
 func instanceID(name string) string {
 	if strings.HasPrefix(name, "system.adapter.") {
 		return name
@@ -132,7 +160,7 @@ func cmdSendTo(call *Call) {
 		return
 	}
 	if target == s.from && call.Args.Str(1) == "im" && call.c != nil {
-		call.Reply(s.publishIM(call.c, call.Args.Any(2)))
+		s.publishIM(call)
 		return
 	}
 	ctx, cancel := call.context()
@@ -205,24 +233,42 @@ func cmdClientUnsubscribe(call *Call) {
 }
 
 // publishIM handles an instance's `sendTo(<this broker>, "im", {m, s, d})`:
-// the message goes to socket s if it clientSubscribed to (instance, m).
-func (s *Server) publishIM(c *conn, msg any) map[string]any {
-	m, _ := msg.(map[string]any)
+// the message goes to socket s if it clientSubscribed to (instance, m), on
+// this server or, through Options.Router, on another node. The ack is
+// {delivered: true} or the "no one subscribed" error (protocol.md 10.3).
+func (s *Server) publishIM(call *Call) {
+	c := call.c
+	m, _ := call.Args.Any(2).(map[string]any)
 	typ, _ := m["m"].(string)
 	sid, _ := m["s"].(string)
 	if c.instance == "" || typ == "" || sid == "" {
-		return map[string]any{"error": "im needs an instance connection and {m, s, d}"}
+		call.Reply(map[string]any{"error": "im needs an instance connection and {m, s, d}"})
+		return
 	}
-	if !s.DeliverIM(sid, c.instance, typ, m["d"]) {
-		return map[string]any{"error": "no one subscribed", "type": typ, "sid": sid}
+	answer := func(res IMResult, err error) {
+		switch {
+		case err != nil:
+			call.Reply(map[string]any{"error": err.Error(), "type": typ, "sid": sid})
+		case res == IMDelivered:
+			call.Reply(map[string]any{"delivered": true})
+		default:
+			call.Reply(map[string]any{"error": "no one subscribed", "type": typ, "sid": sid})
+		}
 	}
-	return map[string]any{"delivered": true}
+	res := s.DeliverIM(sid, c.instance, typ, m["d"])
+	if ir, ok := s.opts.Router.(IMRouter); ok && res == IMNoSocket {
+		// A socket of another node; a socket here that did not subscribe
+		// must not be looked for elsewhere (socket ids are unique).
+		ir.PublishIM(sid, instanceID(c.instance), typ, m["d"], answer)
+		return
+	}
+	answer(res, nil)
 }
 
-// DeliverIM emits an instance message to socket sid if it subscribed to
-// (source, msgType); false tells the router to answer the source with
-// clientSubscribeError "no one subscribed" (protocol.md 10.3).
-func (s *Server) DeliverIM(sid, source, msgType string, data any) bool {
+// DeliverIM emits an instance message to socket sid of this server if it
+// subscribed to (source, msgType). The cluster router calls it for
+// messages of instances on other nodes.
+func (s *Server) DeliverIM(sid, source, msgType string, data any) IMResult {
 	source = instanceID(source)
 	s.mu.Lock()
 	var target *conn
@@ -234,15 +280,16 @@ func (s *Server) DeliverIM(sid, source, msgType string, data any) bool {
 	}
 	s.mu.Unlock()
 	if target == nil {
-		return false
+		return IMNoSocket
 	}
 	target.mu.Lock()
 	ok := target.clientSubs[[2]string{source, msgType}]
 	target.mu.Unlock()
-	if ok {
-		target.emit(evIM, msgType, source, data)
+	if !ok {
+		return IMNotSubscribed
 	}
-	return ok
+	target.emit(evIM, msgType, source, data)
+	return IMDelivered
 }
 
 func cmdGetHistory(call *Call) {

@@ -55,6 +55,10 @@ type Command struct {
 	// Async handlers may answer later (network, other instances); they run
 	// on their own goroutine so that later commands are not held up.
 	Async bool
+	// Inline, when it reports true, runs an Async command on the
+	// connection's command goroutine instead (it must not block): an
+	// adapter's pipelined `im` publications keep the order they were sent.
+	Inline func(*Call) bool
 	// Socket marks commands bound to a Socket.IO connection (subscriptions,
 	// instance messages); Invoke refuses them.
 	Socket  bool
@@ -310,7 +314,7 @@ func (c *conn) dispatch(name string, raw []any, ack *ackID) {
 		return
 	}
 	call.Args = args
-	if cmd.Async {
+	if cmd.Async && (cmd.Inline == nil || !cmd.Inline(call)) {
 		go c.srv.safely(c.id, name, func() { cmd.Handler(call) })
 		return
 	}

@@ -3,6 +3,7 @@
 // against brokerd and against ioBroker's socketio adapter.
 //
 //	brokerload fanout --url http://127.0.0.1:8084 --writers 4 --subs 20 --rate 2000
+//	brokerload fanout --url http://127.0.0.1:18931,http://127.0.0.1:18932 --writer-nodes 1
 //	brokerload bulk   --preload 10000
 //	brokerload idle   --conns 1000 --pid 1234
 //	brokerload vis    --compare http://127.0.0.1:18084 --rounds 3 --json vis.json
@@ -36,6 +37,10 @@ scenarios:
   idle    --conns idle connections; server RSS per connection (--pid)
   vis     100 frontends on "*", 2 adapters writing 2000 states/s ack=true, admin getObjectView 1/s
 
+Several --url (comma-separated or repeated) are the nodes of one cluster: connections are
+spread over them round-robin (writers/adapters over the first --writer-nodes only) and the
+output adds a per-node table.
+
 flags:
 `
 
@@ -68,8 +73,11 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 
-	url := fs.String("url", "http://127.0.0.1:8084", "endpoint A (loopback only)")
-	url2 := fs.String("compare", "", "endpoint B: run A, B, A, B… and print ratios B/A")
+	urls := &urlList{def: "http://127.0.0.1:8084"}
+	urls2 := &urlList{}
+	fs.Var(urls, "url", "endpoint A (loopback only); several nodes comma-separated or repeated (default http://127.0.0.1:8084)")
+	fs.Var(urls2, "compare", "endpoint B (one or several nodes, as --url): run A, B, A, B… and print ratios B/A")
+	writerNodes := fs.Int("writer-nodes", 0, "fanout/vis: writers (adapters) on the first N nodes of --url only (0 = all)")
 	eio := fs.Int("eio", 3, "Engine.IO version 3 or 4 (ioBroker speaks only 3)")
 	eio2 := fs.Int("eio2", 0, "Engine.IO version for --compare (default: --eio)")
 	user := fs.String("user", "", "user name (handshake query)")
@@ -115,12 +123,18 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if *eio != 3 && *eio != 4 {
 		return nil, errors.New("--eio must be 3 or 4")
 	}
-	if err := loadtest.CheckLoopback(*url); err != nil {
+	if *writerNodes < 0 {
+		return nil, errors.New("--writer-nodes must be >= 0")
+	}
+	o.fanout.WriterNodes, o.vis.AdapterNodes = *writerNodes, *writerNodes
+	o.a, err = urls.target()
+	if err != nil {
 		return nil, err
 	}
-	o.a = loadtest.Target{URL: *url, EIO: *eio, User: *user, Pass: *pass, PIDs: pids, Label: "A"}
-	if *url2 != "" {
-		if err := loadtest.CheckLoopback(*url2); err != nil {
+	o.a.EIO, o.a.User, o.a.Pass, o.a.PIDs, o.a.Label = *eio, *user, *pass, pids, "A"
+	if len(urls2.urls) > 0 {
+		b, err := urls2.target()
+		if err != nil {
 			return nil, err
 		}
 		pids2, err := parsePIDs(*pid2)
@@ -134,7 +148,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		if e2 != 3 && e2 != 4 {
 			return nil, errors.New("--eio2 must be 3 or 4")
 		}
-		o.b = &loadtest.Target{URL: *url2, EIO: e2, User: *user, Pass: *pass, PIDs: pids2, Label: "B"}
+		b.EIO, b.User, b.Pass, b.PIDs, b.Label = e2, *user, *pass, pids2, "B"
+		o.b = &b
 	}
 	o.fanout.Duration, o.bulk.Duration, o.idle.Duration, o.vis.Duration = *dur, *dur, *dur, *dur
 	o.vis.Rate = o.fanout.Rate
@@ -152,6 +167,51 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unknown scenario %q", o.scenario)
 	}
 	return o, nil
+}
+
+// urlList is --url/--compare: comma-separated, repeatable; the first use
+// replaces the default.
+type urlList struct {
+	def  string
+	urls []string
+}
+
+func (l *urlList) String() string { return strings.Join(l.urls, ",") }
+
+func (l *urlList) Set(v string) error {
+	for u := range strings.SplitSeq(v, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			return fmt.Errorf("empty url in %q", v)
+		}
+		l.urls = append(l.urls, u)
+	}
+	return nil
+}
+
+// target checks every URL and returns them as one target.
+func (l *urlList) target() (loadtest.Target, error) {
+	urls := l.urls
+	if len(urls) == 0 {
+		urls = []string{l.def}
+	}
+	if len(urls) > loadtest.MaxNodes {
+		return loadtest.Target{}, fmt.Errorf("%d urls: at most %d nodes", len(urls), loadtest.MaxNodes)
+	}
+	seen := map[string]bool{}
+	for _, u := range urls {
+		if err := loadtest.CheckLoopback(u); err != nil {
+			return loadtest.Target{}, err
+		}
+		if seen[u] {
+			return loadtest.Target{}, fmt.Errorf("url %q given twice", u)
+		}
+		seen[u] = true
+	}
+	t := loadtest.Target{URL: urls[0]}
+	if len(urls) > 1 {
+		t.Nodes = urls
+	}
+	return t, nil
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {
@@ -228,13 +288,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	s, budget := o.scenarioFunc()
 	runs, err := loadtest.RunRounds(ctx, s, o.a, o.b, o.rounds, budget, stderr)
 	loadtest.PrintRuns(stdout, runs)
-	rep := &loadtest.Report{Tool: "brokerload", Command: append([]string{"brokerload"}, args...), Scenario: o.scenario, URLA: o.a.URL, Runs: runs}
+	rep := &loadtest.Report{Tool: "brokerload", Command: append([]string{"brokerload"}, args...), Scenario: o.scenario, URLA: o.a.Endpoint(), Runs: runs}
 	if o.b != nil {
-		rep.URLB = o.b.URL
+		rep.URLB = o.b.Endpoint()
 		a, b := loadtest.Split(runs)
 		rep.Ratios = loadtest.Compare(a, b)
 		if len(rep.Ratios) > 0 {
-			fmt.Fprintf(stdout, "\nB/A (A=%s EIO%d, B=%s EIO%d, median of %d rounds)\n", o.a.URL, o.a.EIO, o.b.URL, o.b.EIO, o.rounds)
+			fmt.Fprintf(stdout, "\nB/A (A=%s EIO%d, B=%s EIO%d, median of %d rounds)\n", o.a.Endpoint(), o.a.EIO, o.b.Endpoint(), o.b.EIO, o.rounds)
 			loadtest.PrintRatios(stdout, rep.Ratios)
 		}
 	}

@@ -48,6 +48,27 @@ func TestParseFlags(t *testing.T) {
 				}
 				return nil
 			}},
+		{args: []string{"fanout", "--url", "http://127.0.0.1:1,http://127.0.0.1:2", "--url", "http://localhost:3", "--writer-nodes", "1"},
+			check: func(o *options) error {
+				if o.a.URL != "http://127.0.0.1:1" || len(o.a.Nodes) != 3 || o.a.Nodes[2] != "http://localhost:3" || o.a.EIO != 3 || o.a.Label != "A" {
+					return fmt.Errorf("target %+v", o.a)
+				}
+				if o.fanout.WriterNodes != 1 || o.vis.AdapterNodes != 1 || o.b != nil {
+					return fmt.Errorf("fanout %+v vis %+v", o.fanout, o.vis)
+				}
+				return nil
+			}},
+		{args: []string{"bulk", "--url", "http://127.0.0.1:1", "--compare", "http://127.0.0.1:2,http://127.0.0.1:3"},
+			check: func(o *options) error {
+				if o.a.Nodes != nil || o.a.Endpoint() != "http://127.0.0.1:1" || o.b == nil || len(o.b.Nodes) != 2 || o.b.Label != "B" {
+					return fmt.Errorf("targets %+v %+v", o.a, o.b)
+				}
+				return nil
+			}},
+		{args: []string{"fanout", "--url", "http://127.0.0.1:1,http://10.0.0.1:2"}, wantErr: "loopback"},
+		{args: []string{"fanout", "--url", "http://127.0.0.1:1,"}, wantErr: "empty url"},
+		{args: []string{"fanout", "--url", "http://127.0.0.1:1", "--url", "http://127.0.0.1:1"}, wantErr: "twice"},
+		{args: []string{"fanout", "--writer-nodes", "-1"}, wantErr: "--writer-nodes"},
 		{args: []string{"idle", "--conns", "50", "--pid", "7,8"},
 			check: func(o *options) error {
 				if o.idle.Conns != 50 || len(o.a.PIDs) != 2 || o.a.URL != "http://127.0.0.1:8084" || o.a.EIO != 3 {
