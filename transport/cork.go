@@ -130,20 +130,31 @@ func (c *corkConn) Close() error {
 }
 
 // corkHijacker hands gorilla a corked connection when it takes over a
-// WebSocket upgrade request.
+// WebSocket upgrade request. The library keeps the request's context (and
+// with it this writer) for the whole session; once hijacked, the writer
+// lets go of net/http's response, which would otherwise pin its 4 KiB read
+// and 2 KiB write buffers for the life of every connection.
 type corkHijacker struct {
 	http.ResponseWriter
 }
 
-func (h corkHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (h *corkHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
+	h.ResponseWriter = hijackedWriter{}
 	return &corkConn{Conn: nc}, rw, nil
 }
 
-func (h corkHijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+func (h *corkHijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// hijackedWriter stands in for a response whose connection was taken over.
+type hijackedWriter struct{}
+
+func (hijackedWriter) Header() http.Header       { return http.Header{} }
+func (hijackedWriter) Write([]byte) (int, error) { return 0, http.ErrHijacked }
+func (hijackedWriter) WriteHeader(int)           {}
 
 func isWebSocketUpgrade(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")

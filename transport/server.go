@@ -386,7 +386,7 @@ func (s *Server) serveEngine(w http.ResponseWriter, r *http.Request) {
 		r.ContentLength = int64(len(body))
 	}
 	if isWebSocketUpgrade(r) {
-		w = corkHijacker{w}
+		w = &corkHijacker{w}
 	}
 	s.engine.ServeHTTP(w, r)
 }
