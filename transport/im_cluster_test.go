@@ -71,13 +71,12 @@ func emitAck(t *testing.T, c *sioclient.Conn, args ...any) string {
 	return string(b)
 }
 
-// publishIM delivers to a socket of this server itself and hands only
-// sockets it does not have to the router.
-func TestIMLocalFirstThenRouter(t *testing.T) {
-	router := &imRouter{res: IMDelivered}
-	_, hs := testServer(t, Options{Router: router})
+// dialIMAdapter connects instance haa.0; it accepts every clientSubscribe
+// and reports the subscribing socket's sid.
+func dialIMAdapter(t *testing.T, url string) (*sioclient.Conn, <-chan string) {
+	t.Helper()
 	sids := make(chan string, 1)
-	ad := dialSIO(t, hs.URL, sioclient.Options{EIO: 4, Auth: map[string]any{"instance": "haa.0"}, Setup: func(c *sioclient.Conn) {
+	ad := dialSIO(t, url, sioclient.Options{EIO: 4, Auth: map[string]any{"instance": "haa.0"}, Setup: func(c *sioclient.Conn) {
 		c.OnAck("message", func(m sioclient.Message, reply func(...any)) {
 			var msg struct {
 				Message map[string]any `json:"message"`
@@ -89,6 +88,15 @@ func TestIMLocalFirstThenRouter(t *testing.T) {
 			reply(map[string]any{"accepted": true})
 		})
 	}})
+	return ad, sids
+}
+
+// publishIM delivers to a socket of this server itself and hands only
+// sockets it does not have to the router.
+func TestIMLocalFirstThenRouter(t *testing.T) {
+	router := &imRouter{res: IMDelivered}
+	_, hs := testServer(t, Options{Router: router})
+	ad, sids := dialIMAdapter(t, hs.URL)
 	ims := make(chan string, 8)
 	fe := dialSIO(t, hs.URL, sioclient.Options{EIO: 4, Setup: func(c *sioclient.Conn) {
 		c.On("im", func(m sioclient.Message) {
@@ -162,19 +170,7 @@ func TestIMWithoutRouter(t *testing.T) {
 // asynchronous, one goroutine per call).
 func TestIMPipelinedKeepsOrder(t *testing.T) {
 	_, hs := testServer(t, Options{})
-	sids := make(chan string, 1)
-	ad := dialSIO(t, hs.URL, sioclient.Options{EIO: 4, Auth: map[string]any{"instance": "haa.0"}, Setup: func(c *sioclient.Conn) {
-		c.OnAck("message", func(m sioclient.Message, reply func(...any)) {
-			var msg struct {
-				Message map[string]any `json:"message"`
-			}
-			_ = json.Unmarshal(m.Args[0], &msg)
-			if sid, ok := msg.Message["sid"].(string); ok {
-				sids <- sid
-			}
-			reply(map[string]any{"accepted": true})
-		})
-	}})
+	ad, sids := dialIMAdapter(t, hs.URL)
 	const n = 500
 	ims := make(chan float64, n)
 	fe := dialSIO(t, hs.URL, sioclient.Options{EIO: 4, Setup: func(c *sioclient.Conn) {

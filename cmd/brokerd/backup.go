@@ -11,18 +11,28 @@ import (
 	"github.com/brokerd/brokerd/config"
 )
 
-func runBackup(args []string, stdout, stderr io.Writer) error {
-	f := newAdminFlags("backup", "backup FILE [--config FILE]  (FILE - writes to standard output)", stderr)
+// archiveArgs parses backup/restore arguments (one FILE) and the config;
+// archives are of the bbolt store only.
+func archiveArgs(name, usage string, args []string, stderr io.Writer) ([]string, config.Config, error) {
+	f := newAdminFlags(name, usage, stderr)
 	pos, err := f.parseN(args, 1)
 	if err != nil {
-		return err
+		return nil, config.Config{}, err
 	}
 	cfg, err := config.Load(*f.config, os.Environ())
 	if err != nil {
-		return err
+		return nil, config.Config{}, err
 	}
 	if cfg.Store == "redis" {
-		return errRedisArchive
+		return nil, config.Config{}, errRedisArchive
+	}
+	return pos, cfg, nil
+}
+
+func runBackup(args []string, stdout, stderr io.Writer) error {
+	pos, cfg, err := archiveArgs("backup", "backup FILE [--config FILE]  (FILE - writes to standard output)", args, stderr)
+	if err != nil {
+		return err
 	}
 	s, err := broker.OpenStores(cfg.DataDir)
 	if err != nil {
@@ -59,17 +69,9 @@ func runBackup(args []string, stdout, stderr io.Writer) error {
 }
 
 func runRestore(args []string, stdout, stderr io.Writer) error {
-	f := newAdminFlags("restore", "restore FILE [--config FILE]  (replaces the data directory's database; the old one is kept as brokerd.db.before-restore)", stderr)
-	pos, err := f.parseN(args, 1)
+	pos, cfg, err := archiveArgs("restore", "restore FILE [--config FILE]  (replaces the data directory's database; the old one is kept as brokerd.db.before-restore)", args, stderr)
 	if err != nil {
 		return err
-	}
-	cfg, err := config.Load(*f.config, os.Environ())
-	if err != nil {
-		return err
-	}
-	if cfg.Store == "redis" {
-		return errRedisArchive
 	}
 	in, err := os.Open(pos[0])
 	if err != nil {
