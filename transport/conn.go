@@ -205,13 +205,34 @@ func (c *conn) runWriter() {
 			return
 		}
 		c.srv.opts.Metrics.QueueBatch(len(items))
-		for _, it := range items {
+		ct := corkedOf(c.sock.Conn())
+		for len(items) > 0 {
 			if !c.waitFlow() {
 				return
 			}
-			c.writeFrame(it.f)
+			// Hand at most what the flow window takes as one Engine.IO
+			// batch; nothing is held while waitFlow waits for the wire.
+			n := min(len(items), c.flowRoom())
+			if ct != nil && n > 1 {
+				ct.hold.Store(true)
+			}
+			for i, it := range items[:n] {
+				if ct != nil && i == n-1 {
+					ct.hold.Store(false) // this last write flushes the batch
+				}
+				c.writeFrame(it.f)
+			}
+			items = items[n:]
 		}
 	}
+}
+
+// flowRoom is how many more frames the flow window takes (at least 1 after
+// waitFlow).
+func (c *conn) flowRoom() int {
+	c.fmu.Lock()
+	defer c.fmu.Unlock()
+	return max(1, inflightFrames-int(c.written-c.confirmed))
 }
 
 func (c *conn) writeFrame(f frame) {

@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/servers/engine/v3"
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/v3/pkg/types"
 )
@@ -162,12 +164,38 @@ func isWebSocketUpgrade(r *http.Request) bool {
 
 // corkedTransport corks its connection for every Send; the transport's
 // "drain" (emitted once the batch is written) uncorks it.
+//
+// hold lets the connection's writer hand a batch of frames to Engine.IO as
+// one Send: while held the transport reports itself not writable, so the
+// engine queues the frames in its write buffer, and the writer's last frame
+// (written after release) flushes them all. Without it every frame was its
+// own Send: a queue hand-off, a drain and a flush per frame and subscriber.
 type corkedTransport struct {
 	transports.Transport
-	cork *corkConn
+	cork  *corkConn
+	hold  atomic.Bool
+	sends atomic.Int64 // Engine.IO batches handed to the transport (tests)
+}
+
+func (t *corkedTransport) Writable() bool {
+	return !t.hold.Load() && t.Transport.Writable()
+}
+
+// corkedOf returns the corked transport of an engine socket, or nil.
+func corkedOf(es engine.Socket) *corkedTransport {
+	if es == nil {
+		return nil
+	}
+	tr := es.Transport()
+	if g, ok := tr.(*gatedTransport); ok {
+		tr = g.Transport
+	}
+	ct, _ := tr.(*corkedTransport)
+	return ct
 }
 
 func (t *corkedTransport) Send(packets []*packet.Packet) {
+	t.sends.Add(1)
 	t.cork.cork()
 	t.Transport.Send(packets)
 }

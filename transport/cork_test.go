@@ -2,6 +2,8 @@ package transport
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"errors"
 	"net"
 	"strings"
@@ -183,6 +185,52 @@ func TestWebSocketSessionsAreCorked(t *testing.T) {
 		}
 		if _, ok := tr.(*corkedTransport); !ok {
 			t.Fatalf("conn %s: transport %T is not corked", c.id, tr)
+		}
+	}
+}
+
+// A batch the writer takes from the outbox reaches Engine.IO as one Send
+// (one queue hand-off, one drain, one write(2)), in order and complete.
+func TestWriterHandsABatchToEngineIOAsOneSend(t *testing.T) {
+	for _, eio := range []int{3, 4} {
+		srv, hs := testServer(t, Options{})
+		ws := dialWS(t, hs, eio)
+		srv.mu.Lock()
+		var c *conn
+		for k := range srv.conns {
+			c = k
+		}
+		srv.mu.Unlock()
+		ct := corkedOf(c.sock.Conn())
+		if ct == nil {
+			t.Fatalf("EIO%d: no corked transport", eio)
+		}
+		// Queue the batch with the on-demand writer kept from starting,
+		// then run it here: it takes all 200 frames at once.
+		const n = 200
+		c.out.mu.Lock()
+		c.out.running = true
+		c.out.mu.Unlock()
+		for i := range n {
+			f, err := encodeEvent("stateChange", fmt.Sprintf("b.0.s%d", i), json.RawMessage(`{"val":1}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.out.pushEvent("", f)
+		}
+		c.out.mu.Lock()
+		c.out.running = false
+		c.out.mu.Unlock()
+		before := ct.sends.Load()
+		c.runWriter()
+		for i := range n {
+			want := fmt.Sprintf(`42["stateChange","b.0.s%d",{"val":1}]`, i)
+			if got := ws.read(); got != want {
+				t.Fatalf("EIO%d frame %d: %q, want %q", eio, i, got, want)
+			}
+		}
+		if sends := ct.sends.Load() - before; sends != 1 {
+			t.Fatalf("EIO%d: %d frames went out in %d Engine.IO sends, want 1", eio, n, sends)
 		}
 	}
 }
