@@ -3,8 +3,8 @@ package transport
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
