@@ -74,8 +74,7 @@ test('brokerd starts again: conn.js reconnects (onConnChange(true)) and its subs
 
 // Clients with reconnection:true (Connection.js, socket.io-client 4, ours) do not reconnect after a
 // namespace DISCONNECT ("io server disconnect"): that means "the server sent you away". A brokerd
-// restart should therefore just close the transport ("transport close"). Known brokerd issue: the
-// SIGTERM shutdown sometimes sends "41" first; this test reports it without failing the suite.
+// restart should therefore just close the transport ("transport close"), never send "41" first.
 test('brokerd graceful shutdown closes the transport without a namespace DISCONNECT', async () => {
     const reasons = {};
     for (let i = 0; i < 8; i++) {
