@@ -2,9 +2,6 @@ package broker
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,8 +9,8 @@ import (
 
 	"github.com/brokerd/brokerd/auth"
 	"github.com/brokerd/brokerd/config"
+	"github.com/brokerd/brokerd/redistest"
 	"github.com/brokerd/brokerd/sioclient"
-	"github.com/redis/go-redis/v9"
 )
 
 // sessRedisDB is the Redis database of these tests (the redisstore tests'
@@ -24,26 +21,10 @@ const sessRedisDB = 9
 // removed when the test ends; the test is skipped without a local Redis.
 func redisConfig(t *testing.T) func(*config.Config) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second)
-	if err != nil {
-		t.Skipf("redis not reachable at 127.0.0.1:6379 (%v)", err)
-	}
-	c.Close()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "brokerd-brokertest-" + hex.EncodeToString(b) + ":"
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: sessRedisDB})
-	t.Cleanup(func() {
-		ctx := context.Background()
-		it := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for it.Next(ctx) {
-			rdb.Del(ctx, it.Val())
-		}
-		rdb.Close()
-	})
+	_, prefix := redistest.Open(t, sessRedisDB, "brokerd-brokertest-")
 	return func(cfg *config.Config) {
 		cfg.Store = "redis"
-		cfg.Redis = config.Redis{Addr: "127.0.0.1:6379", DB: sessRedisDB, Prefix: prefix}
+		cfg.Redis = config.Redis{Addr: redistest.Addr, DB: sessRedisDB, Prefix: prefix}
 		cfg.Auth.Enabled = true
 		cfg.Log.Level = "info"
 	}

@@ -3,8 +3,6 @@ package cluster_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerd/brokerd/redistest"
 	"github.com/brokerd/brokerd/sioclient"
 	"github.com/redis/go-redis/v9"
 )
@@ -29,7 +28,8 @@ import (
 // node's instance states. It takes about 45 s (most of it waiting for
 // alive to expire) and skips when Redis is not reachable.
 
-const redisAddr = "127.0.0.1:6379"
+// redisDB is the Redis database of the cluster tests.
+const redisDB = 2
 
 type node struct {
 	t    *testing.T
@@ -81,8 +81,8 @@ func startNode(t *testing.T, bin, prefix string, n int) *node {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	cfg := filepath.Join(dir, "brokerd.yaml")
-	body := fmt.Sprintf("listen: %s\ndata_dir: %s\nstore: redis\nredis:\n  addr: %s\n  db: 2\n  prefix: %q\nlog:\n  level: info\n",
-		addr, filepath.Join(dir, "data"), redisAddr, prefix)
+	body := fmt.Sprintf("listen: %s\ndata_dir: %s\nstore: redis\nredis:\n  addr: %s\n  db: %d\n  prefix: %q\nlog:\n  level: info\n",
+		addr, filepath.Join(dir, "data"), redistest.Addr, redisDB, prefix)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +113,33 @@ func startNode(t *testing.T, bin, prefix string, n int) *node {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startCluster starts n brokerd nodes on the local Redis under a fresh
+// prefix stem+"…", removed afterwards; the test is skipped without Redis.
+// Node 1 creates the default objects; the others then start together. It
+// returns the nodes and a client of their database and prefix.
+func startCluster(t *testing.T, stem string, n int) (nodes []*node, rdb *redis.Client, prefix string) {
+	t.Helper()
+	rdb, prefix = redistest.Open(t, redisDB, stem)
+	bin := buildBrokerd(t)
+	nodes = []*node{startNode(t, bin, prefix, 1)}
+	more := make([]*node, n-1)
+	var wg sync.WaitGroup
+	for i := range more {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			more[i] = startNode(t, bin, prefix, i+2) // on failure: nil, and t failed
+		}()
+	}
+	wg.Wait()
+	for _, nd := range more {
+		if nd == nil {
+			t.FailNow()
+		}
+	}
+	return append(nodes, more...), rdb, prefix
 }
 
 func (nd *node) dial(ctx context.Context, o sioclient.Options) *sioclient.Conn {
@@ -152,46 +179,7 @@ func TestThreeNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three brokerd processes and waits for instance states to expire (~45 s)")
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr, DB: 2})
-	pctx, pcancel := context.WithTimeout(context.Background(), time.Second)
-	err := rdb.Ping(pctx).Err()
-	pcancel()
-	if err != nil {
-		rdb.Close()
-		t.Skipf("redis at %s not reachable (%v): the cluster test needs it", redisAddr, err)
-	}
-	var rb [6]byte
-	_, _ = rand.Read(rb[:])
-	prefix := "brokerd-e2e-" + hex.EncodeToString(rb[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		it := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for it.Next(ctx) {
-			rdb.Del(ctx, it.Val())
-		}
-		rdb.Close()
-	})
-	bin := buildBrokerd(t)
-	nodes := []*node{startNode(t, bin, prefix, 1)}
-	// The first node creates the default objects; the others start together.
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	more := make([]*node, 2)
-	for i := range more {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nd := startNode(t, bin, prefix, i+2)
-			mu.Lock()
-			more[i] = nd
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	if more[0] == nil || more[1] == nil {
-		t.FailNow()
-	}
-	nodes = append(nodes, more...)
+	nodes, rdb, prefix := startCluster(t, "brokerd-e2e-", 3)
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

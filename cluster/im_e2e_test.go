@@ -2,8 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"github.com/brokerd/brokerd/sioclient"
-	"github.com/redis/go-redis/v9"
 )
 
 // An adapter on node 1 of two brokerd processes publishes `im` messages to a
@@ -22,28 +19,8 @@ func TestIMBetweenBinaries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two brokerd processes")
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr, DB: 2})
-	pctx, pcancel := context.WithTimeout(context.Background(), time.Second)
-	err := rdb.Ping(pctx).Err()
-	pcancel()
-	if err != nil {
-		rdb.Close()
-		t.Skipf("redis at %s not reachable (%v)", redisAddr, err)
-	}
-	var rb [6]byte
-	_, _ = rand.Read(rb[:])
-	prefix := "brokerd-imtest-e2e-" + hex.EncodeToString(rb[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		it := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for it.Next(ctx) {
-			rdb.Del(ctx, it.Val())
-		}
-		rdb.Close()
-	})
-	bin := buildBrokerd(t)
-	n1 := startNode(t, bin, prefix, 1)
-	n2 := startNode(t, bin, prefix, 2)
+	nodes, _, _ := startCluster(t, "brokerd-imtest-e2e-", 2)
+	n1, n2 := nodes[0], nodes[1]
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 

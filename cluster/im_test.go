@@ -2,12 +2,11 @@ package cluster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/brokerd/brokerd/redistest"
 	"github.com/brokerd/brokerd/transport"
 	"github.com/redis/go-redis/v9"
 )
@@ -16,25 +15,7 @@ import (
 // ("brokerd-imtest-…", apart from the other cluster tests) or skips.
 func imRedis(t *testing.T) (*redis.Client, string) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: 2})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		t.Skipf("redis at 127.0.0.1:6379 not reachable (%v): cluster tests need it", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "brokerd-imtest-" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		it := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for it.Next(ctx) {
-			rdb.Del(ctx, it.Val())
-		}
-		rdb.Close()
-	})
-	return rdb, prefix
+	return redistest.Open(t, redisDB, "brokerd-imtest-")
 }
 
 // imLocal is a node's sockets: sid → subscribed "source type" pairs, and

@@ -2,40 +2,25 @@ package cluster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/brokerd/brokerd/redistest"
 	"github.com/brokerd/brokerd/transport"
 	"github.com/redis/go-redis/v9"
 )
 
-// testRedis connects to the local Redis (DB 2, a fresh prefix) or skips.
+// redisDB is the Redis database of the cluster tests.
+const redisDB = 2
+
+// testRedis connects to the local Redis (DB 2, a fresh "brokerd-test-…"
+// prefix) or skips.
 func testRedis(t *testing.T) (*redis.Client, string) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: 2})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		t.Skipf("redis at 127.0.0.1:6379 not reachable (%v): cluster tests need it", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "brokerd-test-" + hex.EncodeToString(b[:]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		it := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for it.Next(ctx) {
-			rdb.Del(ctx, it.Val())
-		}
-		rdb.Close()
-	})
-	return rdb, prefix
+	return redistest.Open(t, redisDB, "brokerd-test-")
 }
 
 // fakeLocal answers like an adapter connected to its node.
@@ -198,8 +183,7 @@ func TestResubscribeAfterConnectionLoss(t *testing.T) {
 	a := newRouter(t, rdb, prefix, "a", &fakeLocal{})
 	defer a.Close()
 	name := "bt-" + strings.TrimSuffix(prefix, ":")
-	bc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: 2, ClientName: name})
-	defer bc.Close()
+	bc := redistest.Client(t, &redis.Options{DB: redisDB, ClientName: name})
 	lb := &fakeLocal{have: map[string]bool{"system.adapter.haa.0": true}}
 	b, err := New(Options{Client: bc, Prefix: prefix, Node: "b", Local: lb, Timeout: 2 * time.Second})
 	if err != nil {
@@ -208,26 +192,7 @@ func TestResubscribeAfterConnectionLoss(t *testing.T) {
 	defer b.Close()
 	b.Held("system.adapter.haa.0", true)
 	ctx := context.Background()
-	list, err := rdb.ClientList(ctx).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	killed := 0
-	for _, line := range strings.Split(list, "\n") {
-		if strings.Contains(line, " name="+name+" ") && (strings.Contains(line, " sub=1 ") || strings.Contains(line, " psub=1 ")) {
-			for _, f := range strings.Fields(line) {
-				if id, ok := strings.CutPrefix(f, "id="); ok {
-					if err := rdb.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
-						t.Fatal(err)
-					}
-					killed++
-				}
-			}
-		}
-	}
-	if killed != 1 {
-		t.Fatalf("killed %d pub/sub connections of node b, want 1", killed)
-	}
+	redistest.KillPubSub(t, rdb, name)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		n, _ := rdb.PubSubNumSub(ctx, b.reqChannel("b")).Result()

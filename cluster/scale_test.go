@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/brokerd/brokerd/redistest"
 	"github.com/brokerd/brokerd/sioclient"
 	"github.com/redis/go-redis/v9"
 )
@@ -50,13 +51,10 @@ func cpuTicks(t *testing.T, pid int) int64 {
 }
 
 func TestScaleOut(t *testing.T) {
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr, DB: 2})
-	defer rdb.Close()
-	ctx0, c0 := context.WithTimeout(context.Background(), time.Second)
-	info, err := rdb.Info(ctx0, "server").Result()
-	c0()
+	rdb := redistest.Client(t, &redis.Options{DB: redisDB})
+	info, err := rdb.Info(context.Background(), "server").Result()
 	if err != nil {
-		t.Skipf("redis not reachable: %v", err)
+		t.Fatal(err)
 	}
 	var redisPID int
 	for _, l := range strings.Split(info, "\n") {
@@ -72,13 +70,7 @@ func TestScaleOut(t *testing.T) {
 
 func scaleRun(t *testing.T, bin string, rdb *redis.Client, redisPID, n int) {
 	prefix := fmt.Sprintf("brokerd-scale-%d-%d:", n, time.Now().UnixNano())
-	defer func() {
-		ctx := context.Background()
-		it := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for it.Next(ctx) {
-			rdb.Del(ctx, it.Val())
-		}
-	}()
+	defer redistest.DeletePrefix(rdb, prefix)
 	var nodes []*node
 	for i := 1; i <= n; i++ {
 		nodes = append(nodes, startNode(t, bin, prefix, i))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/brokerd/brokerd/files"
 	"github.com/brokerd/brokerd/objects"
+	"github.com/brokerd/brokerd/redistest"
 	"github.com/brokerd/brokerd/states"
 	"github.com/redis/go-redis/v9"
 )
@@ -112,8 +113,7 @@ func TestTwoNodes(t *testing.T) {
 // another writes: after reconnecting it has every change exactly once.
 func TestReconnectNoDuplicates(t *testing.T) {
 	o := testOptions(t)
-	reader := redis.NewClient(&redis.Options{Addr: testAddr, DB: testDB, ClientName: "brokerd-test-reader", PoolSize: 4})
-	t.Cleanup(func() { reader.Close() })
+	reader := redistest.Client(t, &redis.Options{DB: testDB, ClientName: "brokerd-test-reader", PoolSize: 4})
 	ro := o
 	ro.Client = reader
 	a, b := openStates(t, o), openStates(t, ro)
@@ -147,7 +147,7 @@ func TestReconnectNoDuplicates(t *testing.T) {
 func TestUnavailable(t *testing.T) {
 	o := testOptions(t)
 	// The stores get their own client, closed below like a lost server.
-	c := redis.NewClient(&redis.Options{Addr: testAddr, DB: testDB, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: redistest.Addr, DB: testDB, MaxRetries: -1})
 	o.Client = c
 	s := openStates(t, o)
 	objs, err := OpenObjects(o)

@@ -2,8 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/brokerd/brokerd/auth"
+	"github.com/brokerd/brokerd/redistest"
 	"github.com/brokerd/brokerd/storetest"
 	"github.com/redis/go-redis/v9"
 )
@@ -21,12 +20,7 @@ import (
 // when the test ends.
 func sessOptions(t testing.TB) Options {
 	t.Helper()
-	rdb := testClient(t)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "brokerd-sesstest-" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() { dropPrefix(rdb, prefix) })
-	return Options{Client: rdb, Prefix: prefix}
+	return optionsUnder(t, "brokerd-sesstest-")
 }
 
 func openSessions(t testing.TB, o Options, so SessionsOptions) *Sessions {
@@ -42,9 +36,7 @@ func openSessions(t testing.TB, o Options, so SessionsOptions) *Sessions {
 // ownClient is a client of its own named name, for hooks and CLIENT KILL.
 func ownClient(t testing.TB, name string) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: testAddr, DB: testDB, ClientName: name})
-	t.Cleanup(func() { c.Close() })
-	return c
+	return redistest.Client(t, &redis.Options{DB: testDB, ClientName: name})
 }
 
 // eventually polls cond; the deadline only guards against hangs.
@@ -268,7 +260,7 @@ func TestSessionsRecheckAfterReconnect(t *testing.T) {
 	if !b.Alive(tok) {
 		t.Fatal("B asked Redis instead of its cache") // the premise of this test
 	}
-	killPubSub(t, o.Client, name)
+	redistest.KillPubSub(t, o.Client, name)
 	eventually(t, 10*time.Second, "B re-checked its cache after resubscribing", func() bool { return !b.Alive(tok) })
 
 	// The subscription works again: a normal revocation on A reaches B.
@@ -295,32 +287,6 @@ func TestSessionsPeriodicRecheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "periodic re-check", func() bool { return !b.Alive(tok) })
-}
-
-func killPubSub(t *testing.T, admin *redis.Client, name string) {
-	t.Helper()
-	ctx := context.Background()
-	list, err := admin.ClientList(ctx).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	killed := 0
-	for _, line := range strings.Split(list, "\n") {
-		if !strings.Contains(line, " name="+name+" ") || !strings.Contains(line, " sub=1 ") {
-			continue
-		}
-		for _, f := range strings.Fields(line) {
-			if id, ok := strings.CutPrefix(f, "id="); ok {
-				if err := admin.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
-					t.Fatal(err)
-				}
-				killed++
-			}
-		}
-	}
-	if killed != 1 {
-		t.Fatalf("killed %d pub/sub connections named %s, want 1", killed, name)
-	}
 }
 
 // countHook counts the commands a client sends.

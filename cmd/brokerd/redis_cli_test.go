@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +10,7 @@ import (
 
 	"github.com/brokerd/brokerd/objects"
 	"github.com/brokerd/brokerd/redisstore"
-	"github.com/redis/go-redis/v9"
+	"github.com/brokerd/brokerd/redistest"
 )
 
 // cliRedisDB is the Redis database of these tests; each test has its own
@@ -26,27 +22,11 @@ const cliRedisDB = 9
 // play another node.
 func newRedisCLI(t *testing.T) (*cli, redisstore.Options) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second)
-	if err != nil {
-		t.Skipf("redis not reachable at 127.0.0.1:6379 (%v)", err)
-	}
-	conn.Close()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "brokerd-clitest-" + hex.EncodeToString(b) + ":"
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: cliRedisDB})
-	t.Cleanup(func() {
-		ctx := context.Background()
-		it := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for it.Next(ctx) {
-			rdb.Del(ctx, it.Val())
-		}
-		rdb.Close()
-	})
+	rdb, prefix := redistest.Open(t, cliRedisDB, "brokerd-clitest-")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "brokerd.yaml")
-	body := fmt.Sprintf("data_dir: %s\nstore: redis\nredis:\n  addr: 127.0.0.1:6379\n  db: %d\n  prefix: %q\n",
-		filepath.Join(dir, "data"), cliRedisDB, prefix)
+	body := fmt.Sprintf("data_dir: %s\nstore: redis\nredis:\n  addr: %s\n  db: %d\n  prefix: %q\n",
+		filepath.Join(dir, "data"), redistest.Addr, cliRedisDB, prefix)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
