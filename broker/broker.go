@@ -125,25 +125,33 @@ func New(cfg config.Config, opts Options) (*Broker, error) {
 		return nil, err
 	}
 	stores.attach(b.sio)
-	// Host statistics as system.host.<hostname>.* states (issue #8).
-	if b.hosts, err = startHostStats(stores, b.log); err != nil {
-		b.log.Warn("host statistics disabled", "err", err)
+	// Host statistics as system.host.<hostname>.* states (issue #8);
+	// host_stats.interval 0 turns them off.
+	if iv := cfg.HostStats.Interval.Std(); iv > 0 {
+		if b.hosts, err = startHostStats(stores, iv, b.log); err != nil {
+			b.log.Warn("host statistics disabled", "err", err)
+		}
 	}
 	b.routes()
 	return b, nil
 }
 
-// startHostStats publishes cpu, mem, freemem, load, uptime and alive of this host.
-func startHostStats(st *Stores, log *slog.Logger) (*hoststats.Publisher, error) {
+// startHostStats publishes cpu, mem, freemem, load, uptime and alive of this
+// host every interval.
+func startHostStats(st *Stores, interval time.Duration, log *slog.Logger) (*hoststats.Publisher, error) {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "brokerd"
 	}
-	p, err := hoststats.New(hoststats.Options{Objects: st.Objects, States: st.States, Hostname: host, Logger: log})
+	p, err := hoststats.New(hoststats.Options{Objects: st.Objects, States: st.States, Hostname: host, Interval: interval, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	return p, p.Start()
+	// A publisher whose Start failed has no loop: Close on it would wait forever.
+	if err := p.Start(); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

@@ -23,14 +23,15 @@ type Config struct {
 	// DataDir holds the database.
 	DataDir string `yaml:"data_dir" doc:"directory of the embedded database (created when missing)"`
 	// Namespace is this broker's instance name, as ioBroker's socketio.0.
-	Namespace string   `yaml:"namespace" doc:"instance namespace answered by /name and used in 'from' (system.adapter.<namespace>)"`
-	TLS       TLS      `yaml:"tls"`
-	Auth      Auth     `yaml:"auth"`
-	SocketIO  SocketIO `yaml:"socketio"`
-	Limits    Limits   `yaml:"limits"`
-	Log       Log      `yaml:"log"`
-	Web       Web      `yaml:"web"`
-	Adapters  Adapters `yaml:"adapters"`
+	Namespace string    `yaml:"namespace" doc:"instance namespace answered by /name and used in 'from' (system.adapter.<namespace>)"`
+	TLS       TLS       `yaml:"tls"`
+	Auth      Auth      `yaml:"auth"`
+	SocketIO  SocketIO  `yaml:"socketio"`
+	Limits    Limits    `yaml:"limits"`
+	Log       Log       `yaml:"log"`
+	Web       Web       `yaml:"web"`
+	HostStats HostStats `yaml:"host_stats"`
+	Adapters  Adapters  `yaml:"adapters"`
 	// Store selects the backend.
 	Store string `yaml:"store" doc:"store backend: bbolt (embedded file in data_dir) or redis (shared by several nodes, docs/redis.md)"`
 	Redis Redis  `yaml:"redis"`
@@ -105,6 +106,13 @@ type Web struct {
 	StatsInterval Duration `yaml:"stats_interval" doc:"period of the /api/v1/ws/system/stats stream"`
 }
 
+// HostStats configures the host statistics states system.host.<hostname>.*
+// (cpu, mem, freemem, load, uptime, alive) that ioBroker's admin shows.
+type HostStats struct {
+	// Interval 0 turns the states off; alive expires after two intervals.
+	Interval Duration `yaml:"interval" doc:"period of the system.host.<hostname>.* states (cpu, mem, freemem, load, uptime, alive; alive expires after two periods); 0 disables them"`
+}
+
 // MountMap returns Mounts as prefix → namespace (validated by Validate).
 func (w Web) MountMap() map[string]string {
 	out := make(map[string]string, len(w.Mounts))
@@ -177,8 +185,10 @@ func Default() Config {
 		Adapters: Adapters{SendToTimeout: Duration(30 * time.Second)},
 		Log:      Log{Level: "info", Format: "text"},
 		Web:      Web{MaxStreams: 100, StatsInterval: Duration(5 * time.Second)},
-		Store:    "bbolt",
-		Redis:    Redis{Addr: "127.0.0.1:6379"},
+		// ioBroker's js-controller updates its host states every 15s too.
+		HostStats: HostStats{Interval: Duration(15 * time.Second)},
+		Store:     "bbolt",
+		Redis:     Redis{Addr: "127.0.0.1:6379"},
 	}
 }
 
@@ -338,6 +348,10 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Web.validateMounts(); err != nil {
 		return err
+	}
+	// Each period is six fsynced state writes, and alive's expiry has a 1s floor.
+	if iv := c.HostStats.Interval; iv != 0 && iv < Duration(time.Second) {
+		return bad("host_stats.interval", "must be 0 (disabled) or at least 1s")
 	}
 	if c.Adapters.SendToTimeout < Duration(100*time.Millisecond) {
 		return bad("adapters.send_to_timeout", "must be at least 100ms")

@@ -396,12 +396,9 @@ func (s *Server) restGetFile() http.HandlerFunc {
 			return
 		}
 		if name != "" && !strings.HasSuffix(raw, "/") {
-			ack, err := s.Invoke(r.Context(), sess, "readFile", []any{ns, name})
+			data, meta, err := s.readFileMeta(sess, ns, name)
 			if err == nil {
-				err = AckError(ack)
-			}
-			if err == nil {
-				serveContent(w, r, name, ack)
+				serveContent(w, r, name, data, meta)
 				return
 			}
 			if !errors.Is(err, files.ErrNotExists) {
@@ -449,17 +446,40 @@ func (s *Server) isDir(sess Session, ns, name string) bool {
 	return false
 }
 
-// serveContent answers a readFile ack (err, data, mimeType) with the stored
-// mime type, a content ETag, and Range / If-None-Match via http.ServeContent.
-func serveContent(w http.ResponseWriter, r *http.Request, name string, ack []any) {
-	var data []byte
-	switch d := ackArg(ack, 1).(type) {
-	case string:
-		data = []byte(d)
-	case []byte:
-		data = d
+// readFileMeta is the readFile command for GET of a file (REST and the file
+// web server): the same gate, then the same store read, which applies the
+// file ACL. It keeps the file's meta, because readFile's ack
+// (err, data, mimeType) has no modification time for Last-Modified.
+func (s *Server) readFileMeta(sess Session, ns, name string) (data []byte, meta *files.Meta, err error) {
+	if !sess.Alive() {
+		return nil, nil, ErrSessionExpired
 	}
-	mime, _ := ackArg(ack, 2).(string)
+	if _, _, err := s.gate("readFile", []any{ns, name}, sess.Subject()); err != nil {
+		return nil, nil, err
+	}
+	// Recorded like an invoked readFile, so /metrics still counts file reads.
+	defer func(start time.Time) {
+		s.opts.Metrics.Command("readFile", outcomeOf([]any{errText(err)}), time.Since(start))
+	}(time.Now())
+	if s.st.Files == nil {
+		return nil, nil, errors.New(errDBClosed)
+	}
+	return s.st.Files.Read(ns, fileName(name), sess.Subject())
+}
+
+// serveContent answers with a file's content, its stored mime type, a
+// content ETag and its modification time as Last-Modified; http.ServeContent
+// handles Range and the conditional headers, If-None-Match taking precedence
+// over If-Modified-Since (RFC 9110 13.2.2).
+func serveContent(w http.ResponseWriter, r *http.Request, name string, data []byte, meta *files.Meta) {
+	mime := ""
+	var modified time.Time // zero: no Last-Modified
+	if meta != nil {
+		mime = meta.MimeType
+		if meta.ModifiedAt > 0 {
+			modified = time.UnixMilli(meta.ModifiedAt)
+		}
+	}
 	if mime == "" {
 		mime = "application/octet-stream"
 	}
@@ -468,7 +488,7 @@ func serveContent(w http.ResponseWriter, r *http.Request, name string, ack []any
 	w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-cache")
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(data))
+	http.ServeContent(w, r, name, modified, bytes.NewReader(data))
 }
 
 func (s *Server) restPutFile() http.HandlerFunc {
@@ -538,12 +558,9 @@ func (s *Server) serveWebFiles(mountNS string) http.HandlerFunc {
 			}
 			name += "index.html"
 		}
-		ack, err := s.Invoke(r.Context(), sess, "readFile", []any{ns, name})
+		data, meta, err := s.readFileMeta(sess, ns, name)
 		if err == nil {
-			err = AckError(ack)
-		}
-		if err == nil {
-			serveContent(w, r, name, ack)
+			serveContent(w, r, name, data, meta)
 			return
 		}
 		if errors.Is(err, files.ErrNotExists) && !strings.HasSuffix(name, "index.html") {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/brokerd/brokerd/acl"
+	"github.com/brokerd/brokerd/objects"
 	"github.com/brokerd/brokerd/pattern"
 	"github.com/coder/websocket"
 )
@@ -34,7 +35,7 @@ const (
 // wsWriteTimeout bounds writing one message to a stream.
 const wsWriteTimeout = 10 * time.Second
 
-// snapshotChunk is how many states one snapshot message carries (a var for tests).
+// snapshotChunk is how many states or objects one snapshot message carries (a var for tests).
 var snapshotChunk = 500
 
 // wsRegistry tracks the plain WebSocket streams for limits, stats and shutdown.
@@ -243,7 +244,7 @@ func (s *Server) wsObjects() http.HandlerFunc {
 		if st == nil {
 			return
 		}
-		st.run(&s.objectSubs, pats, nil, nil)
+		st.run(&s.objectSubs, pats, func(ctx context.Context) error { return st.objectSnapshot(ctx, pats) }, nil)
 	}
 }
 
@@ -283,15 +284,13 @@ func (st *stream) write(ctx context.Context, b []byte) error {
 // "last": true. A refused getStates is reported in the message instead.
 func (st *stream) snapshot(ctx context.Context, pats []string) error {
 	all := map[string]json.RawMessage{}
-	var failed error
 	for _, p := range pats {
 		ack, err := st.srv.Invoke(ctx, st.sess, "getStates", []any{p})
 		if err == nil {
 			err = AckError(ack)
 		}
 		if err != nil {
-			failed = err
-			break
+			return st.sendSnapshot(ctx, "states", nil, err)
 		}
 		m, ok := ackArg(ack, 1).(map[string]json.RawMessage)
 		if raw, isRaw := ackArg(ack, 1).(json.RawMessage); isRaw {
@@ -303,36 +302,94 @@ func (st *stream) snapshot(ctx context.Context, pats []string) error {
 			}
 		}
 	}
-	type msg struct {
-		Type   string                     `json:"type"`
-		States map[string]json.RawMessage `json:"states"`
-		Last   bool                       `json:"last"`
-		Error  string                     `json:"error,omitempty"`
+	return st.sendSnapshot(ctx, "states", all, nil)
+}
+
+// objectVisible is the read rule of the objects stream's snapshot; it must
+// stay the rule onObjectChange filters the stream's changes by, so a client
+// never sees an object in one that the other hides: administrators see
+// every object, others need object.read and the read bit of the object's
+// acl (none = open).
+func objectVisible(sub *acl.Subject, m *objects.Meta) bool {
+	if sub.Admin {
+		return true
 	}
-	if failed != nil {
-		b, _ := json.Marshal(msg{Type: "snapshot", States: map[string]json.RawMessage{}, Last: true, Error: failed.Error()})
-		return st.write(ctx, b)
+	if !sub.Perms.Object.Read {
+		return false
 	}
+	return m == nil || acl.ObjectAllowed(sub, m.ACL, acl.Read)
+}
+
+// objectSnapshot sends the objects matching pats that the stream's user may
+// read, in the states snapshot's shape under "objects". It filters like the
+// changes that follow rather than going through getForeignObjects, which
+// returns only one object type.
+func (st *stream) objectSnapshot(ctx context.Context, pats []string) error {
+	o := st.srv.st.Objects
+	if o == nil {
+		return st.sendSnapshot(ctx, "objects", nil, errors.New(errDBClosed))
+	}
+	sub := st.subject()
+	all := map[string]json.RawMessage{}
+	for _, p := range pats {
+		m, err := pattern.Compile(p) // validated by patternsOf
+		if err != nil {
+			return err
+		}
+		start, end := pattern.Range(p)
+		// Range holds the store's read lock: only collect here.
+		o.Range(start, end, func(id string, meta *objects.Meta, raw json.RawMessage) bool {
+			if m.Match(id) && objectVisible(sub, meta) {
+				all[id] = raw
+			}
+			return true
+		})
+	}
+	return st.sendSnapshot(ctx, "objects", all, nil)
+}
+
+// snapshotMsg is one snapshot message; exactly one of States and Objects is set.
+type snapshotMsg struct {
+	Type    string                      `json:"type"`
+	States  *map[string]json.RawMessage `json:"states,omitempty"`
+	Objects *map[string]json.RawMessage `json:"objects,omitempty"`
+	Last    bool                        `json:"last"`
+	Error   string                      `json:"error,omitempty"`
+}
+
+// sendSnapshot writes all under field ("states" or "objects") in messages of
+// at most snapshotChunk entries, the last with "last": true. With failed it
+// sends one empty last message carrying the error instead.
+func (st *stream) sendSnapshot(ctx context.Context, field string, all map[string]json.RawMessage, failed error) error {
 	chunk := map[string]json.RawMessage{}
-	n := 0
-	flush := func(last bool) error {
-		b, err := json.Marshal(msg{Type: "snapshot", States: chunk, Last: last})
+	flush := func(last bool, errMsg string) error {
+		msg := snapshotMsg{Type: "snapshot", Last: last, Error: errMsg}
+		if field == "objects" {
+			msg.Objects = &chunk
+		} else {
+			msg.States = &chunk
+		}
+		b, err := json.Marshal(msg)
 		if err != nil {
 			return err
 		}
 		chunk = map[string]json.RawMessage{}
 		return st.write(ctx, b)
 	}
+	if failed != nil {
+		return flush(true, failed.Error())
+	}
+	n := 0
 	for id, v := range all {
 		chunk[id] = v
 		n++
 		if len(chunk) == snapshotChunk && n < len(all) {
-			if err := flush(false); err != nil {
+			if err := flush(false, ""); err != nil {
 				return err
 			}
 		}
 	}
-	return flush(true)
+	return flush(true, "")
 }
 
 // run serves the stream until it ends: subscribe to ix (events queue up

@@ -145,6 +145,9 @@ func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 func TestWSObjectsStream(t *testing.T) {
 	e := newAPIEnv(t)
 	r := e.dial("reader", "/api/v1/ws/objects?pattern=test.0.*,flot.*")
+	if snap := r.next(); snap["type"] != "snapshot" || snap["last"] != true {
+		t.Fatalf("snapshot: %v", snap)
+	}
 	e.setObject("test.0.secret", stateObj(map[string]any{"owner": "system.user.admin", "ownerGroup": "system.group.administrator", "object": 0x600}))
 	if code, b, _ := e.do("writer", "PUT", "/api/v1/objects/test.0.ch", []byte(`{"type":"channel","common":{"name":"c"},"native":{}}`)); code != 200 {
 		t.Fatalf("%d %s", code, b)
@@ -276,6 +279,7 @@ func TestWSPingTimeout(t *testing.T) {
 func TestWSPingAnswered(t *testing.T) {
 	e := newAPIEnv(t, func(o *Options) { o.WSPingInterval = 20 * time.Millisecond })
 	r := e.dial("reader", "/api/v1/ws/objects?pattern=test.*")
+	r.next()                                   // snapshot: CloseRead would close on a data message
 	ctx := r.c.CloseRead(context.Background()) // reads, so pongs go out
 	time.Sleep(300 * time.Millisecond)
 	if ctx.Err() != nil {
