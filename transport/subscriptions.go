@@ -217,15 +217,7 @@ func (s *Server) onStateChange(ch states.Change) {
 }
 
 func (s *Server) onObjectChange(ch objects.Change) {
-	visible := func(sub *acl.Subject) bool {
-		if sub.Admin {
-			return true
-		}
-		if !sub.Perms.Object.Read {
-			return false
-		}
-		return ch.Meta == nil || acl.ObjectAllowed(sub, ch.Meta.ACL, acl.Read)
-	}
+	visible := func(sub *acl.Subject) bool { return objectVisible(sub, ch.Meta) }
 	s.fanout(&s.objectSubs, ch.ID, visible, &event{
 		key:    "o" + ch.ID,
 		sioEnc: func() (frame, error) { return encodeEvent(evObjectChange, ch.ID, rawOrNull(ch.Object)) },

@@ -305,11 +305,10 @@ func (st *stream) snapshot(ctx context.Context, pats []string) error {
 	return st.sendSnapshot(ctx, "states", all, nil)
 }
 
-// objectVisible is the read rule of the objects stream's snapshot; it must
-// stay the rule onObjectChange filters the stream's changes by, so a client
-// never sees an object in one that the other hides: administrators see
-// every object, others need object.read and the read bit of the object's
-// acl (none = open).
+// objectVisible is the read rule of objectChange events and of the objects
+// stream's snapshot, so a client never sees an object in one that the other
+// hides: administrators see every object, others need object.read and the
+// read bit of the object's acl (none = open).
 func objectVisible(sub *acl.Subject, m *objects.Meta) bool {
 	if sub.Admin {
 		return true
