@@ -75,7 +75,7 @@ type SocketIO struct {
 type Limits struct {
 	MaxConnections       int      `yaml:"max_connections" doc:"live Socket.IO (Engine.IO) sessions; new handshakes beyond this are refused with HTTP 503"`
 	MaxSubscriptions     int      `yaml:"max_subscriptions" doc:"patterns per socket (states, objects and files together)"`
-	EventsPerSecond      int      `yaml:"events_per_second" doc:"commands per second per connection; faster clients are delayed, a client sending over 10x this for 3s (or 10s of backlog) is disconnected"`
+	EventsPerSecond      int      `yaml:"events_per_second" doc:"commands per second per connection; faster clients are delayed, a client sending over 10x this for 3s (or 10s of backlog) is disconnected. Also the REST and file-hosting requests per second per client address (one second's burst; over it HTTP 429 with Retry-After)"`
 	MaxObjectSize        Size     `yaml:"max_object_size" doc:"largest object document (setObject/extendObject JSON)"`
 	MaxJSONDepth         int      `yaml:"max_json_depth" doc:"deepest accepted JSON nesting of a command argument"`
 	MaxIDLength          int      `yaml:"max_id_length" doc:"longest accepted id in bytes (the stores cap ids at 1024)"`

@@ -54,11 +54,11 @@ var apiRoutes = []route{
 // /api/v1/, the file web server under /files/ and the configured WebMounts.
 func (s *Server) RegisterAPI(mux *http.ServeMux) {
 	for _, rt := range apiRoutes {
-		mux.HandleFunc(rt.pattern, rt.handler(s))
+		mux.HandleFunc(rt.pattern, s.limited(rt.handler(s)))
 	}
-	mux.HandleFunc("GET /files/{ns}/{path...}", s.serveWebFiles(""))
+	mux.HandleFunc("GET /files/{ns}/{path...}", s.limited(s.serveWebFiles("")))
 	for prefix, ns := range s.opts.WebMounts {
-		mux.HandleFunc("GET "+prefix+"{path...}", s.serveWebFiles(ns))
+		mux.HandleFunc("GET "+prefix+"{path...}", s.limited(s.serveWebFiles(ns)))
 	}
 }
 

@@ -178,7 +178,8 @@ type Server struct {
 	started time.Time
 	ws      wsRegistry
 
-	sessions sessionGate // handshakes in progress (Limits.MaxConnections)
+	sessions  sessionGate  // handshakes in progress (Limits.MaxConnections)
+	restLimit *addrLimiter // REST and file-hosting requests per client address
 
 	closed atomic.Bool
 }
@@ -232,6 +233,8 @@ func New(st Stores, o Options) (*Server, error) {
 		conns:   map[*conn]struct{}{},
 		aliveQ:  make(chan aliveWrite, 4096),
 		http:    o.HTTPClient,
+
+		restLimit: newAddrLimiter(o.Limits.EventsPerSecond),
 	}
 	if i := strings.LastIndexByte(o.Namespace, '.'); i > 0 {
 		s.adapter = o.Namespace[:i]
