@@ -12,6 +12,8 @@ import (
 
 	"github.com/brokerd/brokerd/broker"
 	"github.com/brokerd/brokerd/config"
+	"github.com/brokerd/brokerd/objects"
+	"github.com/brokerd/brokerd/pattern"
 )
 
 // adminFlags parses the common --config flag plus the command's own flags.
@@ -66,6 +68,40 @@ func (a *adminFlags) parseN(args []string, n int) ([]string, error) {
 		return nil, err
 	}
 	return pos, a.need(pos, n)
+}
+
+// parseOptional parses args allowing at most one positional argument and
+// returns it, or def when there is none.
+func (a *adminFlags) parseOptional(args []string, def string) (string, error) {
+	pos, err := a.parse(args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) > 0 {
+		def, pos = pos[0], pos[1:]
+	}
+	return def, a.need(pos, 0)
+}
+
+// rangeMatching calls fn for every object whose id matches the ioBroker
+// pattern p, scanning from its literal prefix (unlike ioBroker's range
+// quirk this also finds every match of a pattern with an inner '*').
+func rangeMatching(s *broker.Stores, p string, fn func(id string, meta *objects.Meta, raw json.RawMessage) bool) error {
+	m, err := pattern.Compile(p)
+	if err != nil {
+		return err
+	}
+	start := p
+	if i := strings.IndexByte(p, '*'); i >= 0 {
+		start = p[:i]
+	}
+	s.Objects.Range(start, start+"\U0010FFFF", func(id string, meta *objects.Meta, raw json.RawMessage) bool {
+		if !m.Match(id) {
+			return true
+		}
+		return fn(id, meta, raw)
+	})
+	return nil
 }
 
 // parseAndOpen is parseN followed by openStores; the caller closes the stores.

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/brokerd/brokerd/objects"
-	"github.com/brokerd/brokerd/pattern"
 )
 
 // Export writes objects in ioBroker's JSON export shape: one JSON object
@@ -17,18 +16,7 @@ import (
 func runExport(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("export", "export [PATTERN] [--out FILE] [--config FILE]  (ioBroker JSON export shape: {id: object})", stderr)
 	out := f.fs.String("out", "", "write to this file instead of standard output")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	p := "*"
-	if len(pos) > 0 {
-		p, pos = pos[0], pos[1:]
-	}
-	if err := f.need(pos, 0); err != nil {
-		return err
-	}
-	m, err := pattern.Compile(p)
+	p, err := f.parseOptional(args, "*")
 	if err != nil {
 		return err
 	}
@@ -46,20 +34,13 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		defer file.Close()
 		w = file
 	}
-	start := p
-	if i := strings.IndexByte(p, '*'); i >= 0 {
-		start = p[:i]
-	}
 	// Stream the map without decoding: the stored JSON is written as is.
 	n := 0
 	if _, err := io.WriteString(w, "{"); err != nil {
 		return err
 	}
 	var werr error
-	s.Objects.Range(start, start+"\U0010FFFF", func(id string, _ *objects.Meta, raw json.RawMessage) bool {
-		if !m.Match(id) {
-			return true
-		}
+	err = rangeMatching(s, p, func(id string, _ *objects.Meta, raw json.RawMessage) bool {
 		key, _ := json.Marshal(id)
 		sep := ",\n"
 		if n == 0 {
@@ -71,6 +52,9 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		n++
 		return true
 	})
+	if err != nil {
+		return err
+	}
 	if werr != nil {
 		return werr
 	}

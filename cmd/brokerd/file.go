@@ -25,15 +25,8 @@ func splitNS(s string) (string, string) {
 
 func fileLs(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("file ls", "file ls [NAMESPACE[/DIR]] [--config FILE]", stderr)
-	pos, err := f.parse(args)
+	arg, err := f.parseOptional(args, "")
 	if err != nil {
-		return err
-	}
-	arg := ""
-	if len(pos) > 0 {
-		arg, pos = pos[0], pos[1:]
-	}
-	if err := f.need(pos, 0); err != nil {
 		return err
 	}
 	s, err := f.openStores()

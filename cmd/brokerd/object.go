@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/brokerd/brokerd/objects"
-	"github.com/brokerd/brokerd/pattern"
 )
 
 // cliWriter is who the admin CLI writes as.
@@ -79,19 +77,7 @@ func objectDel(args []string, stdout, stderr io.Writer) error {
 func objectList(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags("object list", "object list [PATTERN] [--type TYPE] [--config FILE]", stderr)
 	typ := f.fs.String("type", "", "only objects of this type")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	p := "*"
-	if len(pos) > 0 {
-		p = pos[0]
-		pos = pos[1:]
-	}
-	if err := f.need(pos, 0); err != nil {
-		return err
-	}
-	m, err := pattern.Compile(p)
+	p, err := f.parseOptional(args, "*")
 	if err != nil {
 		return err
 	}
@@ -100,17 +86,10 @@ func objectList(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	// Scan from the literal prefix; unlike ioBroker's range quirk this finds
-	// every match of a pattern with an inner '*'.
-	start := p
-	if i := strings.IndexByte(p, '*'); i >= 0 {
-		start = p[:i]
-	}
-	s.Objects.Range(start, start+"\U0010FFFF", func(id string, meta *objects.Meta, _ json.RawMessage) bool {
-		if m.Match(id) && (*typ == "" || meta.Type == *typ) {
+	return rangeMatching(s, p, func(id string, meta *objects.Meta, _ json.RawMessage) bool {
+		if *typ == "" || meta.Type == *typ {
 			fmt.Fprintf(stdout, "%s\t%s\n", id, meta.Type)
 		}
 		return true
 	})
-	return nil
 }
