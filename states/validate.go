@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/brokerd/brokerd/pattern"
 )
 
 // MaxIDLen is the longest id accepted, in bytes (js-controller has no limit;
@@ -75,39 +75,12 @@ func checkID(id string) error {
 	if id[len(id)-1] == '.' {
 		return invalid("The id \"%s\" is invalid. Ids are not allowed to end in \".\"", id)
 	}
-	for i := 0; i < len(id); {
-		c := id[i]
-		if c < utf8.RuneSelf {
-			if !asciiAllowed[c] {
-				return invalid("The id \"%s\" contains forbidden characters", id)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(id[i:])
-		if r == utf8.RuneError || !(unicode.Is(unicode.Ll, r) || unicode.Is(unicode.Lu, r) || unicode.Is(unicode.Nd, r)) {
-			return invalid("The id \"%s\" contains forbidden characters", id)
-		}
-		i += n
+	if !pattern.ValidID(id) {
+		return invalid("The id \"%s\" contains forbidden characters", id)
 	}
 	return nil
 }
 
-var asciiAllowed = func() (t [utf8.RuneSelf]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-	}
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range "._-/ :!#$%&()+=@^{}|~" {
-		t[c] = true
-	}
-	return t
-}()
 
 // stateKeyTypes lists the allowed setState properties in the order
 // js-controller type-checks them ("any" is never checked).
