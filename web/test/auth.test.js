@@ -4,20 +4,13 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./lib/harness');
 
-let srv;
-let browser;
-let page;
+let srv, browser, page;
 
 before(async () => {
-    srv = await h.startServer({ auth: true });
-    browser = await h.launchBrowser();
-    page = await h.newPage(browser);
+    ({ srv, browser } = await h.setUp({ auth: true }));
+    page = await h.newPage(browser); // the tests open / themselves (the login form comes first)
 });
-
-after(async () => {
-    await browser?.close();
-    await srv?.stop();
-});
+after(() => h.stopAll(browser, srv));
 
 test('without a session the connect is refused and onAuthError shows the login form', async () => {
     await page.goto(srv.url + '/');

@@ -4,26 +4,10 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./lib/harness');
 
-let srv;
-let browser;
-let page;
-let other;
+let srv, browser, page, other;
 
-before(async () => {
-    srv = await h.startServer();
-    browser = await h.launchBrowser();
-    other = await h.nodeClient(srv.url);
-    await h.seed(other);
-    page = await h.newPage(browser);
-    await page.goto(srv.url + '/');
-    await page.waitForSelector('#conn.on', { timeout: h.CALL_TIMEOUT });
-});
-
-after(async () => {
-    other?.close();
-    await browser?.close();
-    await srv?.stop();
-});
+before(async () => ({ srv, browser, other, page } = await h.setUp({ other: true, page: true })));
+after(() => h.stopAll(other, browser, srv));
 
 test('GET /conn.js serves the servConn script', async () => {
     // asked of brokerd itself, also when lib/front.js serves the page (WEB_TEST_FRONT)

@@ -4,28 +4,18 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./lib/harness');
 
-let srv;
-let browser;
-let page;
+let srv, browser, page;
 
 before(async () => {
-    srv = await h.startServer();
-    browser = await h.launchBrowser();
-    const c = await h.nodeClient(srv.url);
-    await h.seed(c);
-    c.close();
-    page = await h.newPage(browser);
-    await page.goto(srv.url + '/');
-    await page.waitForSelector('#conn.on', { timeout: h.CALL_TIMEOUT });
+    let other;
+    ({ srv, browser, other, page } = await h.setUp({ other: true, page: true }));
+    other.close(); // needed only to seed the objects
     await page.fill('#filter', 'web.0.*');
     await page.click('#filter-form button');
     await page.locator('#states tr[data-id="web.0.message"]').waitFor({ timeout: h.CALL_TIMEOUT });
 });
 
-after(async () => {
-    await browser?.close();
-    await srv?.stop();
-});
+after(() => h.stopAll(browser, srv));
 
 test('reconnects after brokerd restarts; queued commands are sent; subscriptions are restored', async () => {
     await srv.down();

@@ -86,11 +86,7 @@ before(async () => {
     c.close();
 });
 
-after(async () => {
-    await browser?.close();
-    await srv?.stop();
-    await authSrv?.stop();
-});
+after(() => h.stopAll(browser, srv, authSrv));
 
 async function noHorizontalScroll(page, what) {
     const m = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, w: window.innerWidth }));

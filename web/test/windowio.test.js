@@ -10,22 +10,10 @@ const BUNDLES = [
     { label: 'socket.io-client 2.5 (EIO3, as shipped with ioBroker)', file: path.join(__dirname, 'node_modules', 'sio2', 'dist', 'socket.io.js') },
 ];
 
-let srv;
-let browser;
-let other;
+let srv, browser, other;
 
-before(async () => {
-    srv = await h.startServer();
-    browser = await h.launchBrowser();
-    other = await h.nodeClient(srv.url);
-    await h.seed(other);
-});
-
-after(async () => {
-    other?.close();
-    await browser?.close();
-    await srv?.stop();
-});
+before(async () => ({ srv, browser, other } = await h.setUp({ other: true })));
+after(() => h.stopAll(other, browser, srv));
 
 for (const b of BUNDLES) {
     test(`uses window.io: ${b.label}`, async () => {

@@ -8,10 +8,7 @@ const net = require('node:net');
 const h = require('./lib/harness');
 const { record, normalize } = require('./lib/record');
 
-let srv;
-let pages;
-let browser;
-let peer;
+let srv, pages, browser, peer;
 const LIBS = ['ours', 'ref'];
 
 async function open(lib) {
@@ -26,20 +23,8 @@ const until = (page, fn, arg, what) => page.waitForFunction(fn, arg, { timeout: 
     throw new Error(`${what}: ${e.message.split('\n')[0]}; events: ${JSON.stringify(ev)}`);
 });
 
-before(async () => {
-    srv = await h.startBrokerd();
-    peer = await h.nodeClient(srv.url);
-    await h.seed(peer);
-    pages = await h.startPages(srv.url);
-    browser = await h.launchBrowser();
-});
-
-after(async () => {
-    peer?.close();
-    await browser?.close();
-    await pages?.stop();
-    await srv?.stop();
-});
+before(async () => ({ srv, peer, pages, browser } = await h.setUp({ peer: true })));
+after(() => h.stopAll(peer, browser, pages, srv));
 
 test('emits made before connect are queued; acks, ids, connected flags, engine transport', async () => {
     const got = {};

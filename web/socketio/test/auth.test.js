@@ -8,21 +8,10 @@ const { record } = require('./lib/record');
 
 const REFUSED = 'Invalid password or user name';
 // brokerd locks 127.0.0.1 out after 5 failed logins: the tests below make 4 (conn.js 1, API 2, opts.auth 1).
-let srv;
-let pages;
-let browser;
+let srv, pages, browser;
 
-before(async () => {
-    srv = await h.startBrokerd({ auth: true });
-    pages = await h.startPages(srv.url);
-    browser = await h.launchBrowser();
-});
-
-after(async () => {
-    await browser?.close();
-    await pages?.stop();
-    await srv?.stop();
-});
+before(async () => ({ srv, pages, browser } = await h.setUp({ auth: true })));
+after(() => h.stopAll(browser, pages, srv));
 
 test('conn.js with a wrong password in the query: the error event reaches onAuthError', async () => {
     const page = await h.newPage(browser);

@@ -4,11 +4,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./lib/harness');
 
-let srv;
-let pages;
-let browser;
-let page;
-let peer;
+let srv, pages, browser, page, peer;
 
 // call(fnSource, ...args): runs servConn.<something> in the page and resolves with the callback's arguments
 const inPage = (fn, ...args) => page.evaluate(([src, a]) => new Promise(done => {
@@ -16,21 +12,8 @@ const inPage = (fn, ...args) => page.evaluate(([src, a]) => new Promise(done => 
     new Function('done', 'args', src)(done, a);
 }), [fn, args]);
 
-before(async () => {
-    srv = await h.startBrokerd();
-    peer = await h.nodeClient(srv.url);
-    await h.seed(peer);
-    pages = await h.startPages(srv.url);
-    browser = await h.launchBrowser();
-    page = await h.newPage(browser);
-});
-
-after(async () => {
-    peer?.close();
-    await browser?.close();
-    await pages?.stop();
-    await srv?.stop();
-});
+before(async () => ({ srv, peer, pages, browser, page } = await h.setUp({ peer: true, page: true })));
+after(() => h.stopAll(peer, browser, pages, srv));
 
 test('the page loads our socket.io.js and conn.js connects: onConnChange(true) over a WebSocket', async t => {
     t.diagnostic(`socket.io.js served from ${pages.lib.from}`);

@@ -5,27 +5,10 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./lib/harness');
 
-let srv;
-let pages;
-let browser;
-let page;
-let peer;
+let srv, pages, browser, page, peer;
 
-before(async () => {
-    srv = await h.startBrokerd();
-    peer = await h.nodeClient(srv.url);
-    await h.seed(peer);
-    pages = await h.startPages(srv.url);
-    browser = await h.launchBrowser();
-    page = await h.newPage(browser);
-});
-
-after(async () => {
-    peer?.close();
-    await browser?.close();
-    await pages?.stop();
-    await srv?.stop();
-});
+before(async () => ({ srv, peer, pages, browser, page } = await h.setUp({ peer: true, page: true })));
+after(() => h.stopAll(peer, browser, pages, srv));
 
 test('Connection.js becomes ready (getVersion, authenticate, system.config)', async () => {
     await page.goto(pages.url + '/connection.html');

@@ -6,21 +6,13 @@ const assert = require('node:assert/strict');
 const h = require('./lib/harness');
 const { record } = require('./lib/record');
 
-let srv;
-let pages;
-let browser;
+let srv, pages, browser;
 
-before(async () => {
-    srv = await h.startBrokerd({ config: ['socketio:', '  ping_interval: 1s', '  ping_timeout: 2s'] });
-    pages = await h.startPages(srv.url);
-    browser = await h.launchBrowser();
-});
+before(async () => ({ srv, pages, browser } = await h.setUp({ config: ['socketio:', '  ping_interval: 1s', '  ping_timeout: 2s'] })));
 
-after(async () => {
-    srv?.signal('SIGCONT');
-    await browser?.close();
-    await pages?.stop();
-    await srv?.stop();
+after(() => {
+    srv?.signal('SIGCONT'); // a test may have left brokerd SIGSTOPped
+    return h.stopAll(browser, pages, srv);
 });
 
 for (const lib of ['ours', 'ref']) {

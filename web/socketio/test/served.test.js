@@ -13,9 +13,7 @@ before(async () => {
     srv = await h.startBrokerd();
 });
 
-after(async () => {
-    await srv?.stop();
-});
+after(() => h.stopAll(srv));
 
 test('socket.io.js is served by brokerd, byte for byte, as JavaScript', async t => {
     const first = await h.get(`${srv.url}/socket.io/socket.io.js`);

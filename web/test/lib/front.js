@@ -9,6 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const WEB_DIR = path.join(__dirname, '..', '..');
+/** the web/ files brokerd serves: path → [file in web/, Content-Type] */
 const STATIC = {
     '/': ['index.html', 'text/html; charset=utf-8'],
     '/index.html': ['index.html', 'text/html; charset=utf-8'],
@@ -66,4 +67,4 @@ async function start(target) {
     };
 }
 
-module.exports = { start };
+module.exports = { start, WEB_DIR, STATIC };

@@ -10,14 +10,7 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const { Server } = require('socket.io');
 
-const WEB_DIR = path.join(__dirname, '..', '..');
-const STATIC = {
-    '/': ['index.html', 'text/html; charset=utf-8'],
-    '/index.html': ['index.html', 'text/html; charset=utf-8'],
-    '/conn.js': ['conn.js', 'application/javascript; charset=utf-8'],
-    '/app.js': ['app.js', 'application/javascript; charset=utf-8'],
-    '/style.css': ['style.css', 'text/css; charset=utf-8'],
-};
+const { WEB_DIR, STATIC } = require('./front'); // the web/ files, as the front serves them
 const TEXT_EXT = /\.(txt|json|js|css|html?|svg|xml|md)$/i;
 
 function patternRe(p) {

@@ -3,19 +3,14 @@
 // static server for the test pages (another origin, like a vis page served by the web adapter),
 // headless Debian chromium via playwright-core and a Node socket.io-client v4 as a peer client.
 
-const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const net = require('node:net');
 const http = require('node:http');
 const { chromium } = require('playwright-core');
 const { io } = require('socket.io-client');
+const common = require('../../../testlib/harness'); // shared with web/test
 
 const TIMEOUT = Number(process.env.SIO_TEST_TIMEOUT_MS) || 5000;
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-    '--no-first-run', '--disable-component-update', '--disable-sync'];
 const LIB_FILE = path.resolve(__dirname, '..', '..', 'socket.io.js');
 // ioBroker's own servConn, used unchanged
 const CONN_JS = require.resolve('iobroker.socketio/example/conn.js');
@@ -23,109 +18,19 @@ const CONN_JS = require.resolve('iobroker.socketio/example/conn.js');
 const SOCKET_CLIENT_DIR = path.join(path.dirname(CONN_JS), 'socket-client');
 // socket.io-client 4's browser bundle: only for comparing behaviour in the tests, never shipped
 const REF_JS = require.resolve('socket.io-client/dist/socket.io.js');
-
-const sleep = ms => new Promise(r => setTimeout(r, ms));
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.on('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const { port } = s.address();
-            s.close(() => resolve(port));
-        });
-    });
-}
-
-/** get(url) → {status, type, body(Buffer)} */
-function get(url, timeout = 2000) {
-    return new Promise((resolve, reject) => {
-        const req = http.get(url, { timeout }, res => {
-            const chunks = [];
-            res.on('data', c => chunks.push(c));
-            res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'] || '', body: Buffer.concat(chunks) }));
-        });
-        req.on('timeout', () => req.destroy(new Error('timeout')));
-        req.on('error', reject);
-    });
-}
-
-function withTimeout(p, ms, what) {
-    let t;
-    return Promise.race([p, new Promise((_, rej) => (t = setTimeout(() => rej(new Error(`${what}: nothing within ${ms} ms`)), ms)))])
-        .finally(() => clearTimeout(t));
-}
+const { sleep, get, withTimeout, freePort, stopAll } = common;
 
 /** waitFor(fn) polls fn until it returns a truthy value. */
-async function waitFor(fn, what, ms = TIMEOUT) {
-    const deadline = Date.now() + ms;
-    for (;;) {
-        const v = await fn();
-        if (v) return v;
-        if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-        await sleep(50);
-    }
-}
+const waitFor = (fn, what, ms = TIMEOUT) => common.waitFor(fn, what, ms);
 
 /**
- * startBrokerd({auth, config}) → {url, port, up(), down(), restart(), stop(), log()}; with auth the user
- * tester/pw exists; config: extra YAML lines.
+ * startBrokerd({auth, config}) → {url, port, up(), down(signal), restart(signal), signal(sig), stop(), log()};
+ * with auth the user tester/pw exists; config: extra YAML lines.
  */
 async function startBrokerd({ auth = false, config = [] } = {}) {
     const bin = process.env.BROKERD_BIN;
     if (!bin) throw new Error('BROKERD_BIN is not set (run web/socketio/test/run.sh)');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'brokerd-sio-'));
-    const dataDir = path.join(dir, 'data');
-    fs.mkdirSync(dataDir);
-    const port = await freePort();
-    const cfg = path.join(dir, 'config.yaml');
-    fs.writeFileSync(cfg, [`listen: "127.0.0.1:${port}"`, `data_dir: ${JSON.stringify(dataDir)}`, 'auth:', `  enabled: ${auth}`, ...config, ''].join('\n'));
-    if (auth) execFileSync(bin, ['user', 'add', 'tester', '--password', 'pw', '--group', 'administrator', '--config', cfg], { stdio: 'pipe' });
-    const url = `http://127.0.0.1:${port}`;
-    let child = null;
-    let exited = null;
-    let output = '';
-    const up = async () => {
-        exited = null;
-        child = spawn(bin, ['serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
-        const keep = d => (output = (output + d).slice(-20000));
-        child.stdout.on('data', keep);
-        child.stderr.on('data', keep);
-        child.on('exit', (code, signal) => (exited = { code, signal }));
-        await waitFor(async () => {
-            if (exited) throw new Error(`brokerd exited (${JSON.stringify(exited)}):\n${output}`);
-            try {
-                return (await get(`${url}/healthz`, 500)).status === 200;
-            } catch {
-                return false;
-            }
-        }, 'brokerd start', 15000);
-    };
-    // down('SIGKILL') drops every connection at once (reason "transport close" on the clients);
-    // SIGTERM is brokerd's graceful shutdown.
-    const down = async (signal = 'SIGTERM') => {
-        if (!child || exited) return;
-        const gone = new Promise(r => child.once('exit', r));
-        child.kill(signal);
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await gone;
-        clearTimeout(t);
-    };
-    process.on('exit', () => child && !exited && child.kill('SIGKILL'));
-    await up();
-    return {
-        url, port, up, down, log: () => output,
-        signal: sig => child.kill(sig), // SIGSTOP / SIGCONT: a server that stops answering
-        restart: async signal => {
-            await down(signal);
-            await up();
-        },
-        stop: async () => {
-            await down();
-            if (process.env.SIO_TEST_SERVER_LOG) process.stderr.write(`--- brokerd output ---\n${output}\n`);
-            fs.rmSync(dir, { recursive: true, force: true });
-        },
-    };
+    return common.startBrokerd({ bin, auth, config, tmpPrefix: 'brokerd-sio-', showLog: () => process.env.SIO_TEST_SERVER_LOG });
 }
 
 /**
@@ -229,44 +134,32 @@ servConn.init({ name: 'sio-test.0' }, {
     };
 }
 
-async function launchBrowser() {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: run web/socketio/test/run.sh (installs Debian's chromium)`);
-    return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-}
+const launchBrowser = () => common.launchBrowser(chromium, 'web/socketio/test/run.sh');
 
-/** newPage(browser) → page that records uncaught errors and console errors in page.errors. */
-async function newPage(browser) {
-    const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    page.errors = [];
-    page.console = [];
-    page.on('pageerror', e => page.errors.push(String(e)));
-    page.on('console', m => {
-        page.console.push(`${m.type()}: ${m.text()}`);
-        if (process.env.SIO_TEST_CONSOLE) process.stderr.write(`[page ${m.type()}] ${m.text()}\n`);
-    });
-    return page;
-}
+/** newPage(browser) → page; page.errors: uncaught errors only; page.console: every console message. */
+const newPage = browser => common.newPage(browser, { echoConsole: () => process.env.SIO_TEST_CONSOLE });
 
 /** nodeClient(url, query) → connected socket.io-client v4 socket with call(name, ...args) → Promise<ack args>. */
-async function nodeClient(url, query) {
-    const sock = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, query });
-    await withTimeout(new Promise((resolve, reject) => {
-        sock.once('connect', resolve);
-        sock.once('connect_error', reject);
-    }), TIMEOUT, 'node client connect');
-    sock.call = (name, ...args) => withTimeout(new Promise(resolve => sock.emit(name, ...args, (...res) => resolve(res))), TIMEOUT, name);
-    return sock;
-}
+const nodeClient = (url, query) => common.nodeClient(io, url, query, TIMEOUT);
 
-function waitEvent(sock, name, pred, ms = TIMEOUT) {
-    let handler;
-    return withTimeout(new Promise(resolve => {
-        handler = (...args) => {
-            if (!pred || pred(...args)) resolve(args);
-        };
-        sock.on(name, handler);
-    }), ms, `event ${name}`).finally(() => sock.off(name, handler));
+const waitEvent = (sock, name, pred, ms = TIMEOUT) => common.waitEvent(sock, name, pred, ms);
+
+/**
+ * setUp({auth, config, peer, page}) → {srv, peer, pages, browser, page}: brokerd (startBrokerd), with peer a
+ * Node client that seeded the objects (seed), the page server (startPages), the browser and, with page, one page.
+ */
+function setUp({ auth = false, config = [], peer = false, page = false } = {}) {
+    return common.startAll([
+        ['srv', () => startBrokerd({ auth, config })],
+        peer && ['peer', async e => {
+            const c = await nodeClient(e.srv.url);
+            await seed(c);
+            return c;
+        }],
+        ['pages', e => startPages(e.srv.url)],
+        ['browser', () => launchBrowser()],
+        page && ['page', e => newPage(e.browser)],
+    ]);
 }
 
 /** seed(client): state objects under sio.0 and the file namespace "vis". */
@@ -279,4 +172,4 @@ async function seed(client) {
     }
 }
 
-module.exports = { startBrokerd, startPages, launchBrowser, newPage, nodeClient, waitEvent, waitFor, withTimeout, seed, sleep, get, TIMEOUT, LIB_FILE };
+module.exports = { startBrokerd, startPages, launchBrowser, newPage, nodeClient, waitEvent, waitFor, withTimeout, seed, sleep, get, setUp, stopAll, TIMEOUT, LIB_FILE };
