@@ -45,14 +45,12 @@ func (f NamespaceFunc) IsMeta(ns string) bool { return f(ns) }
 // channel in pending, so Read waits for the commit instead of returning
 // content older than the meta it has already seen.
 type BoltStore struct {
-	db       *database.DB
-	checker  NamespaceChecker
-	defaults func() acl.File
+	db     *database.DB
+	policy *Policy
 
 	mu      sync.RWMutex
 	ns      map[string]*nsIndex
 	pending map[string]chan struct{}
-	groups  func(user string) []string
 
 	watchMu  sync.RWMutex
 	watchers []func(Change)
@@ -70,12 +68,11 @@ func Open(db *database.DB, ns NamespaceChecker, defaults func() acl.File) (*Bolt
 		return nil, errors.New("files: Open needs a database and a namespace checker")
 	}
 	s := &BoltStore{
-		db:       db,
-		checker:  ns,
-		defaults: defaults,
-		ns:       map[string]*nsIndex{},
-		pending:  map[string]chan struct{}{},
-		now:      func() int64 { return time.Now().UnixMilli() },
+		db:      db,
+		policy:  NewPolicy(ns, defaults),
+		ns:      map[string]*nsIndex{},
+		pending: map[string]chan struct{}{},
+		now:     func() int64 { return time.Now().UnixMilli() },
 	}
 	err := db.Bolt.Update(func(tx *bolt.Tx) error {
 		mb, err := tx.CreateBucketIfNotExists(bucketMeta)
@@ -107,11 +104,7 @@ func Open(db *database.DB, ns NamespaceChecker, defaults func() acl.File) (*Bolt
 // SetUserGroups installs the lookup of a user's groups (primary first) that
 // Chown uses when no ownerGroup is given. Without it such a Chown fails with
 // NoGroupError.
-func (s *BoltStore) SetUserGroups(fn func(user string) []string) {
-	s.mu.Lock()
-	s.groups = fn
-	s.mu.Unlock()
-}
+func (s *BoltStore) SetUserGroups(fn func(user string) []string) { s.policy.SetUserGroups(fn) }
 
 // Watch registers fn for every committed content write or delete (markers
 // excluded), called in commit order on the committer goroutine; fn must not
@@ -324,73 +317,12 @@ func (s *BoltStore) unmark(muts []mutation, done chan struct{}) {
 	}
 }
 
-// defaultACL is defaultNewAcl with the fallbacks of datamodel.md 4.3.
-func (s *BoltStore) defaultACL() acl.File {
-	var d acl.File
-	if s.defaults != nil {
-		d = s.defaults()
-	}
-	if d.Owner == "" {
-		d.Owner = acl.Admin
-	}
-	if d.OwnerGroup == "" {
-		d.OwnerGroup = acl.AdminGroup
-	}
-	if d.Permissions == 0 {
-		d.Permissions = 0x644
-	}
-	return d
-}
-
-// effective fills missing acl fields from the default (a 0 mode counts as
-// missing, datamodel.md 4.8 step 3); m nil means no meta.
-func (s *BoltStore) effective(m *Meta) acl.File { return fillACL(s.defaultACL(), m) }
-
-// fillACL is effective with the default acl d already computed.
-func fillACL(d acl.File, m *Meta) acl.File {
-	if m == nil {
-		return d
-	}
-	a := m.ACL
-	if a.Owner == "" {
-		a.Owner = d.Owner
-	}
-	if a.OwnerGroup == "" {
-		a.OwnerGroup = d.OwnerGroup
-	}
-	if a.Permissions == 0 {
-		a.Permissions = d.Permissions
-	}
-	return a
-}
-
 // allowed checks op against the acl of name: its file meta when it is a
 // file, else (directory, missing, root) the default acl.
 func (s *BoltStore) allowed(ns, name string, sub *acl.Subject, op int) bool {
 	var m *Meta
-	if name != "" && !isMarker(name) {
+	if HasACL(name) {
 		m = s.lookup(ns, name)
 	}
-	return acl.FileAllowed(sub, s.effective(m), op)
-}
-
-// prepare normalises the arguments and checks the namespace.
-func (s *BoltStore) prepare(ns, name string) (string, string, error) {
-	ns, name, err := Normalize(ns, name)
-	if errors.Is(err, ErrEmptyID) {
-		return ns, name, err
-	}
-	if !s.checker.IsMeta(ns) {
-		return ns, name, &NotMetaError{Namespace: ns}
-	}
-	return ns, name, err
-}
-
-// prepareFile is prepare for calls that need a file name.
-func (s *BoltStore) prepareFile(ns, name string) (string, string, error) {
-	ns, name, err := s.prepare(ns, name)
-	if err == nil && name == "" {
-		err = ErrNotExists
-	}
-	return ns, name, err
+	return s.policy.Allows(sub, m, op)
 }

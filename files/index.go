@@ -63,25 +63,8 @@ func dirPrefix(dir string) string {
 	return dir + "/"
 }
 
-// children calls fn for each entry one level below dir in name order of the
-// index: files with their full name, folders (derived from deeper names)
-// once each; directory markers are skipped. Deeper names are jumped over by
-// binary search, so the cost follows the entries, not the subtree size.
+// children calls fn for each entry one level below dir (see Children).
 func (x *nsIndex) children(dir string, fn func(name, child string, isDir bool)) {
-	prefix := dirPrefix(dir)
-	lo, hi := x.below(prefix)
-	for i := lo; i < hi; {
-		rest := x.names[i][len(prefix):]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			fn("", rest[:j], true)
-			// '0' is '/'+1: the first name after this folder's subtree.
-			k, _ := slices.BinarySearch(x.names[i:hi], x.names[i][:len(prefix)+j]+"0")
-			i += k
-			continue
-		}
-		if rest != markerName {
-			fn(x.names[i], rest, false)
-		}
-		i++
-	}
+	lo, hi := x.below(dirPrefix(dir))
+	Children(x.names[lo:hi], dir, fn)
 }

@@ -14,24 +14,21 @@ import (
 // overwrite is seen entirely or not at all; a write not yet committed is
 // waited for.
 func (s *BoltStore) Read(ns, name string, sub *acl.Subject) ([]byte, *Meta, error) {
-	ns, name, err := s.prepareFile(ns, name)
+	ns, name, err := s.policy.PrepareExisting(ns, name)
 	if err != nil {
 		return nil, nil, err
-	}
-	if isMarker(name) {
-		return nil, nil, ErrNotExists
 	}
 	s.mu.RLock()
 	m := s.lookup(ns, name)
 	wait := s.pending[string(key(ns, name))]
 	s.mu.RUnlock()
 	if m == nil {
-		if !acl.FileAllowed(sub, s.effective(nil), acl.Read) {
+		if !s.policy.Allows(sub, nil, acl.Read) {
 			return nil, nil, ErrPermission
 		}
 		return nil, nil, ErrNotExists
 	}
-	if !acl.FileAllowed(sub, s.effective(m), acl.Read) {
+	if !s.policy.Allows(sub, m, acl.Read) {
 		return nil, nil, ErrPermission
 	}
 	if wait != nil {
@@ -53,7 +50,7 @@ func (s *BoltStore) Read(ns, name string, sub *acl.Subject) ([]byte, *Meta, erro
 		return nil, nil, err
 	}
 	// Overwritten meanwhile by someone with another acl: check again.
-	if !acl.FileAllowed(sub, s.effective(meta), acl.Read) {
+	if !s.policy.Allows(sub, meta, acl.Read) {
 		return nil, nil, ErrPermission
 	}
 	return data, meta, nil
@@ -62,7 +59,7 @@ func (s *BoltStore) Read(ns, name string, sub *acl.Subject) ([]byte, *Meta, erro
 // Exists reports whether a file or a folder exists at name, after the READ
 // check against the file's acl (or the default acl).
 func (s *BoltStore) Exists(ns, name string, sub *acl.Subject) (bool, error) {
-	ns, name, err := s.prepareFile(ns, name)
+	ns, name, err := s.policy.PrepareFile(ns, name)
 	if err != nil {
 		return false, err
 	}
@@ -87,12 +84,12 @@ func (s *BoltStore) Exists(ns, name string, sub *acl.Subject) (bool, error) {
 // derived from deeper names, markers hidden, files the caller cannot read
 // omitted, sorted by name (a file sorts before a folder of the same name).
 // A missing folder gives an empty list. ns "" lists the namespaces holding
-// files as folders.
+// files as folders. The rows are shaped by Listing, as in the Redis backend.
 func (s *BoltStore) ReadDir(ns, dir string, sub *acl.Subject) ([]Entry, error) {
 	if ns == "" {
 		return s.namespaces(), nil
 	}
-	ns, dir, err := s.prepare(ns, dir)
+	ns, dir, err := s.policy.Prepare(ns, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -101,58 +98,21 @@ func (s *BoltStore) ReadDir(ns, dir string, sub *acl.Subject) ([]Entry, error) {
 	if !s.allowed(ns, dir, sub, acl.Read) {
 		return nil, ErrPermission
 	}
-	out := []Entry{}
 	x := s.ns[ns]
 	if x == nil {
-		return out, nil
+		return []Entry{}, nil
 	}
-	admin := sub == nil || sub.Admin
-	d := s.defaultACL()
 	n := 0
 	x.children(dir, func(string, string, bool) { n++ })
-	out = make([]Entry, 0, n)
-	acls := make([]acl.File, 0, n) // one allocation for all entries' acls
+	l := s.policy.NewListing(sub, n)
 	x.children(dir, func(name, child string, isDir bool) {
 		if isDir {
-			out = append(out, Entry{File: child, IsDir: true})
+			l.Folder(child)
 			return
 		}
-		m := x.metas[name]
-		a := fillACL(d, m)
-		if !acl.FileAllowed(sub, a, acl.Read) {
-			return
-		}
-		acls = append(acls, a)
-		e := fileEntry("", child, m, &acls[len(acls)-1])
-		e.Read = admin || a.Permissions&acl.EveryRead != 0
-		e.Write = admin || a.Permissions&acl.EveryWrite != 0
-		out = append(out, e)
+		l.File(child, x.metas[name])
 	})
-	slices.SortStableFunc(out, func(a, b Entry) int {
-		if c := strings.Compare(a.File, b.File); c != 0 {
-			return c
-		}
-		switch {
-		case a.IsDir == b.IsDir:
-			return 0
-		case b.IsDir:
-			return -1
-		}
-		return 1
-	})
-	return out, nil
-}
-
-func fileEntry(dir, file string, m *Meta, a *acl.File) Entry {
-	return Entry{
-		File:       file,
-		Path:       dir,
-		Size:       m.Size,
-		ACL:        a,
-		MimeType:   m.MimeType,
-		ModifiedAt: m.ModifiedAt,
-		CreatedAt:  m.CreatedAt,
-	}
+	return l.Rows(), nil
 }
 
 func (s *BoltStore) namespaces() []Entry {

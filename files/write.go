@@ -2,115 +2,58 @@ package files
 
 import (
 	"bytes"
-	"strings"
 
 	"github.com/brokerd/brokerd/acl"
 )
 
 // Write stores data as one file (datamodel.md 7.5 writeFile): WRITE check
 // against the existing meta or the default acl; a new file gets the
-// caller's acl (newACL), an existing one keeps its acl and createdAt. The
-// MIME type is o.MimeType or detected; the binary flag is always detected.
-// data is copied. A file may share its name with a folder (as in the Redis
-// backend); readDir then lists both.
+// caller's acl, an existing one keeps its acl and createdAt (FileWrite.Meta).
+// The MIME type is o.MimeType or detected; the binary flag is always
+// detected. data is copied. A file may share its name with a folder (as in
+// the Redis backend); readDir then lists both.
 func (s *BoltStore) Write(ns, name string, data []byte, text bool, o WriteOptions, sub *acl.Subject) error {
-	ns, name, err := s.prepareFile(ns, name)
+	w, err := s.policy.PrepareWrite(ns, name, len(data), text, o)
 	if err != nil {
 		return err
-	}
-	if isMarker(name) {
-		return ErrPermission
-	}
-	if len(data) > MaxFileSize {
-		return tooLarge(len(data))
-	}
-	if o.Mode < 0 || o.Mode > 0xfff {
-		return ErrInvalidParameter
-	}
-	mt, bin := DetectMime(name, text)
-	if o.MimeType != "" {
-		mt = o.MimeType
 	}
 	data = bytes.Clone(data)
 	if data == nil {
 		data = []byte{}
 	}
 	s.mu.Lock()
-	old := s.lookup(ns, name)
-	if !acl.FileAllowed(sub, s.effective(old), acl.Write) {
+	m, err := w.Meta(s.lookup(w.NS, w.Name), sub, s.now)
+	if err != nil {
 		s.mu.Unlock()
-		return ErrPermission
+		return err
 	}
-	now := s.now()
-	m := &Meta{MimeType: mt, Binary: bin, Size: int64(len(data)), ModifiedAt: now, CreatedAt: now}
-	if old != nil {
-		m.ACL = old.ACL
-		if old.CreatedAt != 0 {
-			m.CreatedAt = old.CreatedAt
-		}
-	} else {
-		m.ACL = s.newACL(sub, o.Mode)
-	}
-	return s.commit([]mutation{{ns: ns, name: name, meta: m, data: data}})
-}
-
-// newACL is the acl of a file created by sub: owner = the user (internal
-// callers: defaultNewAcl owner), ownerGroup = the user's primary group
-// (administrator for admin without groups, else the default), permissions
-// = mode or the default file mode.
-func (s *BoltStore) newACL(sub *acl.Subject, mode int) acl.File {
-	a := s.defaultACL()
-	if sub != nil {
-		if sub.User != "" {
-			a.Owner = sub.User
-		}
-		switch {
-		case len(sub.Groups) > 0:
-			a.OwnerGroup = sub.Groups[0]
-		case sub.User == acl.Admin:
-			a.OwnerGroup = acl.AdminGroup
-		}
-	}
-	if mode > 0 {
-		a.Permissions = mode
-	}
-	return a
+	return s.commit([]mutation{{ns: w.NS, name: w.Name, meta: m, data: data}})
 }
 
 // Mkdir writes the hidden marker dir/_data.json after the WRITE check on
 // dir; an existing marker or the namespace root is not an error.
 func (s *BoltStore) Mkdir(ns, dir string, sub *acl.Subject) error {
-	ns, dir, err := s.prepare(ns, dir)
+	ns, dir, marker, err := s.policy.PrepareDir(ns, dir)
 	if err != nil {
 		return err
-	}
-	if isMarker(dir) {
-		return ErrPermission
 	}
 	s.mu.Lock()
 	if !s.allowed(ns, dir, sub, acl.Write) {
 		s.mu.Unlock()
 		return ErrPermission
 	}
-	if dir == "" {
+	if dir == "" || s.lookup(ns, marker) != nil {
 		s.mu.Unlock()
 		return nil
 	}
-	marker := dir + "/" + markerName
-	if s.lookup(ns, marker) != nil {
-		s.mu.Unlock()
-		return nil
-	}
-	now := s.now()
-	m := &Meta{ACL: s.newACL(sub, 0), MimeType: "application/json", ModifiedAt: now, CreatedAt: now, Virtual: true}
-	return s.commit([]mutation{{ns: ns, name: marker, meta: m}})
+	return s.commit([]mutation{{ns: ns, name: marker, meta: s.policy.MarkerMeta(sub, s.now())}})
 }
 
 // Unlink deletes the file name, or when no such file exists everything
 // below the folder name ("" = the whole namespace). WRITE is checked on the
 // file, or on the folder path (default acl). Nothing to delete is not an error.
 func (s *BoltStore) Unlink(ns, name string, sub *acl.Subject) error {
-	ns, name, err := s.prepare(ns, name)
+	ns, name, err := s.policy.Prepare(ns, name)
 	if err != nil {
 		return err
 	}
@@ -140,12 +83,9 @@ func (s *BoltStore) Unlink(ns, name string, sub *acl.Subject) error {
 // DeleteFile deletes exactly one file after the WRITE check; a missing file
 // (or a folder) is ErrNotExists.
 func (s *BoltStore) DeleteFile(ns, name string, sub *acl.Subject) error {
-	ns, name, err := s.prepareFile(ns, name)
+	ns, name, err := s.policy.PrepareExisting(ns, name)
 	if err != nil {
 		return err
-	}
-	if isMarker(name) {
-		return ErrNotExists
 	}
 	s.mu.Lock()
 	m := s.lookup(ns, name)
@@ -153,7 +93,7 @@ func (s *BoltStore) DeleteFile(ns, name string, sub *acl.Subject) error {
 		s.mu.Unlock()
 		return ErrNotExists
 	}
-	if !acl.FileAllowed(sub, s.effective(m), acl.Write) {
+	if !s.policy.Allows(sub, m, acl.Write) {
 		s.mu.Unlock()
 		return ErrPermission
 	}
@@ -176,65 +116,47 @@ func (s *BoltStore) RenameFile(ns, oldName, newName string, sub *acl.Subject) er
 }
 
 func (s *BoltStore) rename(ns, oldName, newName string, sub *acl.Subject, single bool) error {
-	ns, from, err := s.prepareFile(ns, oldName)
+	ns, from, to, err := s.policy.PrepareRename(ns, oldName, newName)
 	if err != nil {
 		return err
-	}
-	_, to, err := Normalize(ns, newName)
-	if err != nil {
-		return err
-	}
-	if to == "" {
-		return ErrNotExists
-	}
-	if isMarker(from) || isMarker(to) {
-		return ErrPermission
 	}
 	s.mu.Lock()
 	x := s.ns[ns]
-	var muts []mutation
-	switch {
-	case x != nil && x.metas[from] != nil:
-		if !s.allowed(ns, from, sub, acl.Write) || !s.allowed(ns, to, sub, acl.Write) {
-			s.mu.Unlock()
-			return ErrPermission
-		}
-		if from == to {
-			s.mu.Unlock()
-			return nil
-		}
-		muts = []mutation{{ns: ns, name: to, meta: x.metas[from], from: from}, {ns: ns, name: from}}
-	case !single && x != nil && x.hasBelow(from):
-		if !s.allowed(ns, from, sub, acl.Write) || !s.allowed(ns, to, sub, acl.Write) {
-			s.mu.Unlock()
-			return ErrPermission
-		}
-		if from == to {
-			s.mu.Unlock()
-			return nil
-		}
-		if strings.HasPrefix(to, from+"/") || strings.HasPrefix(from, to+"/") {
-			s.mu.Unlock()
-			return ErrInvalidParameter
-		}
-		srcs := x.under(from)
-		for _, src := range srcs {
-			dst := to + src[len(from):]
-			if !isMarker(dst) && x.metas[dst] != nil && !s.allowed(ns, dst, sub, acl.Write) {
-				s.mu.Unlock()
-				return ErrPermission
-			}
-			muts = append(muts, mutation{ns: ns, name: dst, meta: x.metas[src], from: src})
-		}
-		for _, src := range srcs {
-			muts = append(muts, mutation{ns: ns, name: src})
-		}
-	default:
+	file := x != nil && x.metas[from] != nil
+	if !file && (single || x == nil || !x.hasBelow(from)) {
 		s.mu.Unlock()
 		if single {
 			return ErrNotExists
 		}
 		return nil
+	}
+	if !s.allowed(ns, from, sub, acl.Write) || !s.allowed(ns, to, sub, acl.Write) {
+		s.mu.Unlock()
+		return ErrPermission
+	}
+	if from == to {
+		s.mu.Unlock()
+		return nil
+	}
+	if file {
+		return s.commit([]mutation{{ns: ns, name: to, meta: x.metas[from], from: from}, {ns: ns, name: from}})
+	}
+	if err := CheckFolderMove(from, to); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	srcs := x.under(from)
+	muts := make([]mutation, 0, 2*len(srcs))
+	for _, src := range srcs {
+		dst := to + src[len(from):]
+		if !isMarker(dst) && x.metas[dst] != nil && !s.allowed(ns, dst, sub, acl.Write) {
+			s.mu.Unlock()
+			return ErrPermission
+		}
+		muts = append(muts, mutation{ns: ns, name: dst, meta: x.metas[src], from: src})
+	}
+	for _, src := range srcs {
+		muts = append(muts, mutation{ns: ns, name: src})
 	}
 	return s.commit(muts)
 }

@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/brokerd/brokerd/acl"
@@ -25,11 +23,7 @@ type Files struct {
 	rdb *redis.Client
 	k   keys
 
-	checker  files.NamespaceChecker
-	defaults func() acl.File
-
-	mu     sync.RWMutex
-	groups func(user string) []string
+	policy *files.Policy // the rules shared with files.BoltStore
 	// Now is the ms clock of new metas (tests replace it before use).
 	Now func() int64
 
@@ -38,26 +32,6 @@ type Files struct {
 }
 
 var _ files.Store = (*Files)(nil)
-
-const markerName = "_data.json"
-
-func isMarker(name string) bool {
-	return name == markerName || strings.HasSuffix(name, "/"+markerName)
-}
-
-func splitName(name string) (dir, base string) {
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		return name[:i], name[i+1:]
-	}
-	return "", name
-}
-
-func dirPrefix(dir string) string {
-	if dir == "" {
-		return ""
-	}
-	return dir + "/"
-}
 
 // fileMeta is ioBroker's meta JSON: size lives in stats.
 type fileMeta struct {
@@ -100,7 +74,7 @@ func OpenFiles(o Options, ns files.NamespaceChecker, defaults func() acl.File) (
 	if ns == nil {
 		return nil, errors.New("redisstore: OpenFiles needs a namespace checker")
 	}
-	s := &Files{o: o, rdb: o.Client, k: keys{o.Prefix}, checker: ns, defaults: defaults,
+	s := &Files{o: o, rdb: o.Client, k: keys{o.Prefix}, policy: files.NewPolicy(ns, defaults),
 		Now: func() int64 { return time.Now().UnixMilli() }}
 	ctx := context.Background()
 	if err := s.index(ctx); err != nil {
@@ -117,48 +91,27 @@ func OpenFiles(o Options, ns files.NamespaceChecker, defaults func() acl.File) (
 // Close stops following the change stream.
 func (s *Files) Close() { s.feed.close() }
 
-// index scans cfg.f.*$%$meta once to build the name sets.
+// index builds the name sets once from the cfg.f.*$%$meta keys of an
+// ioBroker database.
 func (s *Files) index(ctx context.Context) error {
-	n, err := s.rdb.Exists(ctx, s.k.filesIndexed()).Result()
-	if err != nil {
-		return unavailable(err)
-	}
-	if n == 1 {
-		return nil
-	}
-	pfx := s.k.p + "cfg.f."
-	it := s.rdb.Scan(ctx, 0, escapeGlob(pfx)+"*$%$meta", 1000).Iterator()
-	p := s.rdb.Pipeline()
-	for it.Next(ctx) {
-		rest := strings.TrimSuffix(strings.TrimPrefix(it.Val(), pfx), "$%$meta")
-		ns, name, ok := strings.Cut(rest, "$%$")
-		if !ok {
-			continue
-		}
-		p.ZAdd(ctx, s.k.fileNames(ns), redis.Z{Member: name})
-		p.ZAdd(ctx, s.k.fileNamespaces(), redis.Z{Member: ns})
-		if p.Len() > 1000 {
-			if _, err := p.Exec(ctx); err != nil {
-				return unavailable(err)
+	return indexOnce(ctx, s.rdb, s.k.filesIndexed(), s.k.p+"cfg.f.", "$%$meta", func(rests []string) error {
+		p := s.rdb.Pipeline()
+		for _, rest := range rests {
+			ns, name, ok := strings.Cut(rest, "$%$")
+			if !ok {
+				continue
 			}
+			p.ZAdd(ctx, s.k.fileNames(ns), redis.Z{Member: name})
+			p.ZAdd(ctx, s.k.fileNamespaces(), redis.Z{Member: ns})
 		}
-	}
-	if err := it.Err(); err != nil {
-		return unavailable(err)
-	}
-	if _, err := p.Exec(ctx); err != nil {
-		return unavailable(err)
-	}
-	return unavailable(s.rdb.Set(ctx, s.k.filesIndexed(), "1", 0).Err())
+		_, err := p.Exec(ctx)
+		return err
+	})
 }
 
 // SetUserGroups installs the lookup of a user's groups (primary first) that
 // Chown uses when no ownerGroup is given.
-func (s *Files) SetUserGroups(fn func(user string) []string) {
-	s.mu.Lock()
-	s.groups = fn
-	s.mu.Unlock()
-}
+func (s *Files) SetUserGroups(fn func(user string) []string) { s.policy.SetUserGroups(fn) }
 
 // Watch registers fn for every content write or delete of any node, in
 // stream order.
@@ -178,74 +131,18 @@ func (s *Files) apply(msgs []redis.XMessage) {
 	}
 }
 
-func (s *Files) defaultACL() acl.File {
-	var d acl.File
-	if s.defaults != nil {
-		d = s.defaults()
-	}
-	if d.Owner == "" {
-		d.Owner = acl.Admin
-	}
-	if d.OwnerGroup == "" {
-		d.OwnerGroup = acl.AdminGroup
-	}
-	if d.Permissions == 0 {
-		d.Permissions = 0x644
-	}
-	return d
-}
-
-func fillACL(d acl.File, m *files.Meta) acl.File {
-	if m == nil {
-		return d
-	}
-	a := m.ACL
-	if a.Owner == "" {
-		a.Owner = d.Owner
-	}
-	if a.OwnerGroup == "" {
-		a.OwnerGroup = d.OwnerGroup
-	}
-	if a.Permissions == 0 {
-		a.Permissions = d.Permissions
-	}
-	return a
-}
-
-func (s *Files) prepare(ns, name string) (string, string, error) {
-	ns, name, err := files.Normalize(ns, name)
-	if errors.Is(err, files.ErrEmptyID) {
-		return ns, name, err
-	}
-	if !s.checker.IsMeta(ns) {
-		return ns, name, &files.NotMetaError{Namespace: ns}
-	}
-	return ns, name, err
-}
-
-func (s *Files) prepareFile(ns, name string) (string, string, error) {
-	ns, name, err := s.prepare(ns, name)
-	if err == nil && name == "" {
-		err = files.ErrNotExists
-	}
-	return ns, name, err
-}
-
 // reader is the read side of one operation: plain client or a WATCHing tx.
 type reader interface {
-	Get(ctx context.Context, key string) *redis.StringCmd
-	MGet(ctx context.Context, keys ...string) *redis.SliceCmd
+	getter
+	mgetter
 	ZRangeByLex(ctx context.Context, key string, opt *redis.ZRangeBy) *redis.StringSliceCmd
 }
 
 // meta reads the meta of a stored name, nil when missing.
 func (s *Files) meta(ctx context.Context, r reader, ns, name string) (*files.Meta, error) {
-	b, err := r.Get(ctx, s.k.fileMeta(ns, name)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, rerr(err)
+	b, err := getRaw(ctx, r, s.k.fileMeta(ns, name))
+	if err != nil || b == nil {
+		return nil, err
 	}
 	return decodeMeta(b)
 }
@@ -254,13 +151,13 @@ func (s *Files) meta(ctx context.Context, r reader, ns, name string) (*files.Met
 // directories, missing names and the root.
 func (s *Files) allowed(ctx context.Context, r reader, ns, name string, sub *acl.Subject, op int) (bool, error) {
 	var m *files.Meta
-	if name != "" && !isMarker(name) {
+	if files.HasACL(name) {
 		var err error
 		if m, err = s.meta(ctx, r, ns, name); err != nil {
 			return false, err
 		}
 	}
-	return acl.FileAllowed(sub, fillACL(s.defaultACL(), m), op), nil
+	return s.policy.Allows(sub, m, op), nil
 }
 
 // below lists the stored names starting with prefix, sorted byte-wise.
@@ -276,24 +173,20 @@ func (s *Files) below(ctx context.Context, r reader, ns, prefix string) ([]strin
 // metas reads the metas of names (nil for missing ones).
 func (s *Files) metas(ctx context.Context, r reader, ns string, names []string) ([]*files.Meta, error) {
 	out := make([]*files.Meta, len(names))
-	const chunk = 1000
-	for lo := 0; lo < len(names); lo += chunk {
-		part := names[lo:min(lo+chunk, len(names))]
-		ks := make([]string, len(part))
-		for i, n := range part {
-			ks[i] = s.k.fileMeta(ns, n)
-		}
-		vals, err := r.MGet(ctx, ks...).Result()
-		if err != nil {
-			return nil, rerr(err)
-		}
+	key := func(name string) string { return s.k.fileMeta(ns, name) }
+	err := mgetEach(ctx, r, names, bulkSize, key, func(lo int, vals []any) error {
 		for i, v := range vals {
 			if str, ok := v.(string); ok {
+				var err error
 				if out[lo+i], err = decodeMeta([]byte(str)); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -308,109 +201,89 @@ type fop struct {
 }
 
 // run executes an operation: plan reads under WATCH (the namespace's name
-// set plus the meta keys it names) and returns the changes, which are
-// committed atomically with the index updates, stream entries and
-// publishes. Retries when another writer interfered.
+// set plus the meta keys it names) and returns the changes, which commit
+// applies atomically (watchTxn retries when another writer interfered).
 func (s *Files) run(ns string, watch []string, plan func(ctx context.Context, tx *redis.Tx) ([]fop, error)) error {
-	ctx := context.Background()
 	watch = append(watch, s.k.fileNames(ns))
-	for attempt := 0; attempt < maxRetries; attempt++ {
-		var userErr error
-		var xid streamID
-		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			ops, err := plan(ctx, tx)
+	ok, err := watchTxn(s.rdb, s.feed, s.o.WaitDelivery, watch, func(ctx context.Context, tx *redis.Tx) (streamID, error) {
+		ops, err := plan(ctx, tx)
+		if err != nil || len(ops) == 0 {
+			return streamID{}, err
+		}
+		return s.commit(ctx, tx, ns, ops)
+	})
+	if !ok {
+		return errf("too many concurrent writers in %s", ns)
+	}
+	return err
+}
+
+// commit queues ops into the MULTI of tx with the index updates, stream
+// entries and publishes, and returns the stream id of the last entry.
+func (s *Files) commit(ctx context.Context, tx *redis.Tx, ns string, ops []fop) (streamID, error) {
+	// Rename sources are read before anything is written.
+	src := map[string][]byte{}
+	for _, op := range ops {
+		if op.from != "" {
+			b, err := tx.Get(ctx, s.k.fileData(ns, op.from)).Bytes()
 			if err != nil {
-				if isRedisErr(err) {
-					return err
-				}
-				userErr = err
-				return nil
+				return streamID{}, rerr(err)
 			}
-			if len(ops) == 0 {
-				return nil
-			}
-			// Rename sources are read before anything is written.
-			src := map[string][]byte{}
-			for _, op := range ops {
-				if op.from != "" {
-					b, err := tx.Get(ctx, s.k.fileData(ns, op.from)).Bytes()
-					if err != nil {
-						return rerr(err)
-					}
-					src[op.from] = b
-				}
-			}
-			var last *redis.StringCmd
-			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				for _, op := range ops {
-					mk, dk := s.k.fileMeta(ns, op.name), s.k.fileData(ns, op.name)
-					if op.meta == nil {
-						p.Del(ctx, mk, dk)
-						p.ZRem(ctx, s.k.fileNames(ns), op.name)
-						if !isMarker(op.name) {
-							last = p.XAdd(ctx, &redis.XAddArgs{Stream: s.k.fileStream(), MaxLen: s.o.StreamMaxLen, Approx: true,
-								Values: []any{"n", ns, "p", op.name}})
-							p.Publish(ctx, dk, "null")
-						}
-						continue
-					}
-					p.Set(ctx, mk, encodeMeta(op.meta), 0)
-					if op.metaOnly {
-						continue
-					}
-					data := op.data
-					if op.from != "" {
-						data = src[op.from]
-					}
-					if data == nil {
-						data = []byte{}
-					}
-					p.Set(ctx, dk, data, 0)
-					p.ZAdd(ctx, s.k.fileNames(ns), redis.Z{Member: op.name})
-					p.ZAdd(ctx, s.k.fileNamespaces(), redis.Z{Member: ns})
-					if !isMarker(op.name) {
-						size := strconv.FormatInt(op.meta.Size, 10)
-						last = p.XAdd(ctx, &redis.XAddArgs{Stream: s.k.fileStream(), MaxLen: s.o.StreamMaxLen, Approx: true,
-							Values: []any{"n", ns, "p", op.name, "s", size}})
-						p.Publish(ctx, dk, size)
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			if last != nil {
-				xid = parseStreamID(last.Val())
-			}
-			return nil
-		}, watch...)
-		if userErr != nil {
-			return userErr
+			src[op.from] = b
 		}
-		if errors.Is(err, redis.TxFailedErr) {
-			continue
-		}
-		if err != nil {
-			return unavailable(err)
-		}
-		if xid != (streamID{}) {
-			s.feed.waitFor(xid, s.o.WaitDelivery)
+	}
+	var last *redis.StringCmd
+	_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, op := range ops {
+			mk, dk := s.k.fileMeta(ns, op.name), s.k.fileData(ns, op.name)
+			if op.meta == nil {
+				p.Del(ctx, mk, dk)
+				p.ZRem(ctx, s.k.fileNames(ns), op.name)
+				if !files.IsMarker(op.name) {
+					last = p.XAdd(ctx, &redis.XAddArgs{Stream: s.k.fileStream(), MaxLen: s.o.StreamMaxLen, Approx: true,
+						Values: []any{"n", ns, "p", op.name}})
+					p.Publish(ctx, dk, "null")
+				}
+				continue
+			}
+			p.Set(ctx, mk, encodeMeta(op.meta), 0)
+			if op.metaOnly {
+				continue
+			}
+			data := op.data
+			if op.from != "" {
+				data = src[op.from]
+			}
+			if data == nil {
+				data = []byte{}
+			}
+			p.Set(ctx, dk, data, 0)
+			p.ZAdd(ctx, s.k.fileNames(ns), redis.Z{Member: op.name})
+			p.ZAdd(ctx, s.k.fileNamespaces(), redis.Z{Member: ns})
+			if !files.IsMarker(op.name) {
+				size := strconv.FormatInt(op.meta.Size, 10)
+				last = p.XAdd(ctx, &redis.XAddArgs{Stream: s.k.fileStream(), MaxLen: s.o.StreamMaxLen, Approx: true,
+					Values: []any{"n", ns, "p", op.name, "s", size}})
+				p.Publish(ctx, dk, size)
+			}
 		}
 		return nil
+	})
+	if err != nil {
+		return streamID{}, rerr(err)
 	}
-	return errf("too many concurrent writers in %s", ns)
+	if last == nil {
+		return streamID{}, nil
+	}
+	return parseStreamID(last.Val()), nil
 }
 
 // Read returns the content and meta of one file after the READ check;
 // both come from one MGET, so an overwrite is seen whole or not at all.
 func (s *Files) Read(ns, name string, sub *acl.Subject) ([]byte, *files.Meta, error) {
-	ns, name, err := s.prepareFile(ns, name)
+	ns, name, err := s.policy.PrepareExisting(ns, name)
 	if err != nil {
 		return nil, nil, err
-	}
-	if isMarker(name) {
-		return nil, nil, files.ErrNotExists
 	}
 	vals, err := s.rdb.MGet(context.Background(), s.k.fileMeta(ns, name), s.k.fileData(ns, name)).Result()
 	if err != nil {
@@ -419,7 +292,7 @@ func (s *Files) Read(ns, name string, sub *acl.Subject) ([]byte, *files.Meta, er
 	ms, ok1 := vals[0].(string)
 	data, ok2 := vals[1].(string)
 	if !ok1 || !ok2 {
-		if !acl.FileAllowed(sub, s.defaultACL(), acl.Read) {
+		if !s.policy.Allows(sub, nil, acl.Read) {
 			return nil, nil, files.ErrPermission
 		}
 		return nil, nil, files.ErrNotExists
@@ -428,7 +301,7 @@ func (s *Files) Read(ns, name string, sub *acl.Subject) ([]byte, *files.Meta, er
 	if err != nil {
 		return nil, nil, err
 	}
-	if !acl.FileAllowed(sub, fillACL(s.defaultACL(), m), acl.Read) {
+	if !s.policy.Allows(sub, m, acl.Read) {
 		return nil, nil, files.ErrPermission
 	}
 	return []byte(data), m, nil
@@ -436,21 +309,21 @@ func (s *Files) Read(ns, name string, sub *acl.Subject) ([]byte, *files.Meta, er
 
 // Exists reports whether a file or a folder exists at name.
 func (s *Files) Exists(ns, name string, sub *acl.Subject) (bool, error) {
-	ns, name, err := s.prepareFile(ns, name)
+	ns, name, err := s.policy.PrepareFile(ns, name)
 	if err != nil {
 		return false, err
 	}
 	ctx := context.Background()
 	var m *files.Meta
-	if !isMarker(name) {
+	if files.HasACL(name) {
 		if m, err = s.meta(ctx, s.rdb, ns, name); err != nil {
 			return false, unavailable(err)
 		}
 	}
-	if !acl.FileAllowed(sub, fillACL(s.defaultACL(), m), acl.Read) {
+	if !s.policy.Allows(sub, m, acl.Read) {
 		return false, files.ErrPermission
 	}
-	if isMarker(name) {
+	if files.IsMarker(name) {
 		return false, nil
 	}
 	if m != nil {
@@ -464,13 +337,14 @@ func (s *Files) Exists(ns, name string, sub *acl.Subject) (bool, error) {
 	return n > 0, nil
 }
 
-// ReadDir lists one level of dir like files.BoltStore.ReadDir.
+// ReadDir lists one level of dir like files.BoltStore.ReadDir: the walk
+// (files.Children) and the rows (files.Listing) are the same code.
 func (s *Files) ReadDir(ns, dir string, sub *acl.Subject) ([]files.Entry, error) {
 	ctx := context.Background()
 	if ns == "" {
 		return s.namespaces(ctx)
 	}
-	ns, dir, err := s.prepare(ns, dir)
+	ns, dir, err := s.policy.Prepare(ns, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -481,65 +355,33 @@ func (s *Files) ReadDir(ns, dir string, sub *acl.Subject) ([]files.Entry, error)
 	if !ok {
 		return nil, files.ErrPermission
 	}
-	prefix := dirPrefix(dir)
+	prefix := files.DirPrefix(dir)
 	names, err := s.below(ctx, s.rdb, ns, prefix)
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	var fileNames []string
-	out := []files.Entry{}
-	lastDir := ""
-	for _, n := range names {
-		rest := n[len(prefix):]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			if d := rest[:j]; d != lastDir {
-				out = append(out, files.Entry{File: d, IsDir: true})
-				lastDir = d
-			}
-			continue
+	var folders, fileNames []string
+	files.Children(names, dir, func(name, child string, isDir bool) {
+		if isDir {
+			folders = append(folders, child)
+		} else {
+			fileNames = append(fileNames, name)
 		}
-		if rest != markerName {
-			fileNames = append(fileNames, n)
-		}
-	}
+	})
 	ms, err := s.metas(ctx, s.rdb, ns, fileNames)
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	admin := sub == nil || sub.Admin
-	d := s.defaultACL()
-	for i, n := range fileNames {
-		m := ms[i]
-		if m == nil {
-			continue
-		}
-		a := fillACL(d, m)
-		if !acl.FileAllowed(sub, a, acl.Read) {
-			continue
-		}
-		e := fileEntry("", n[len(prefix):], m, &a)
-		e.Read = admin || a.Permissions&acl.EveryRead != 0
-		e.Write = admin || a.Permissions&acl.EveryWrite != 0
-		out = append(out, e)
+	l := s.policy.NewListing(sub, len(folders)+len(fileNames))
+	for _, f := range folders {
+		l.Folder(f)
 	}
-	slices.SortStableFunc(out, func(a, b files.Entry) int {
-		if c := strings.Compare(a.File, b.File); c != 0 {
-			return c
+	for i, n := range fileNames {
+		if ms[i] != nil { // deleted between the name read and the MGET
+			l.File(n[len(prefix):], ms[i])
 		}
-		switch {
-		case a.IsDir == b.IsDir:
-			return 0
-		case b.IsDir:
-			return -1
-		}
-		return 1
-	})
-	return out, nil
-}
-
-func fileEntry(dir, file string, m *files.Meta, a *acl.File) files.Entry {
-	return files.Entry{File: file, Path: dir, Size: m.Size, ACL: a, MimeType: m.MimeType,
-		ModifiedAt: m.ModifiedAt, CreatedAt: m.CreatedAt}
+	}
+	return l.Rows(), nil
 }
 
 // namespaces lists the namespaces that hold files.
@@ -566,77 +408,33 @@ func (s *Files) namespaces(ctx context.Context) ([]files.Entry, error) {
 	return out, nil
 }
 
-// Write stores data as one file (datamodel.md 7.5 writeFile).
+// Write stores data as one file (datamodel.md 7.5 writeFile); the checks
+// and the new meta are files.Policy's, as in files.BoltStore.
 func (s *Files) Write(ns, name string, data []byte, text bool, o files.WriteOptions, sub *acl.Subject) error {
-	ns, name, err := s.prepareFile(ns, name)
+	w, err := s.policy.PrepareWrite(ns, name, len(data), text, o)
 	if err != nil {
 		return err
 	}
-	if isMarker(name) {
-		return files.ErrPermission
-	}
-	if len(data) > files.MaxFileSize {
-		return fmt.Errorf("%w: %d bytes exceeds the limit of %d bytes", files.ErrTooLarge, len(data), files.MaxFileSize)
-	}
-	if o.Mode < 0 || o.Mode > 0xfff {
-		return files.ErrInvalidParameter
-	}
-	mt, bin := files.DetectMime(name, text)
-	if o.MimeType != "" {
-		mt = o.MimeType
-	}
 	data = bytes.Clone(data)
-	return s.run(ns, []string{s.k.fileMeta(ns, name)}, func(ctx context.Context, tx *redis.Tx) ([]fop, error) {
-		old, err := s.meta(ctx, tx, ns, name)
+	return s.run(w.NS, []string{s.k.fileMeta(w.NS, w.Name)}, func(ctx context.Context, tx *redis.Tx) ([]fop, error) {
+		old, err := s.meta(ctx, tx, w.NS, w.Name)
 		if err != nil {
 			return nil, err
 		}
-		if !acl.FileAllowed(sub, fillACL(s.defaultACL(), old), acl.Write) {
-			return nil, files.ErrPermission
+		m, err := w.Meta(old, sub, s.Now)
+		if err != nil {
+			return nil, err
 		}
-		now := s.Now()
-		m := &files.Meta{MimeType: mt, Binary: bin, Size: int64(len(data)), ModifiedAt: now, CreatedAt: now}
-		if old != nil {
-			m.ACL = old.ACL
-			if old.CreatedAt != 0 {
-				m.CreatedAt = old.CreatedAt
-			}
-		} else {
-			m.ACL = s.newACL(sub, o.Mode)
-		}
-		return []fop{{name: name, meta: m, data: data}}, nil
+		return []fop{{name: w.Name, meta: m, data: data}}, nil
 	})
-}
-
-func (s *Files) newACL(sub *acl.Subject, mode int) acl.File {
-	a := s.defaultACL()
-	if sub != nil {
-		if sub.User != "" {
-			a.Owner = sub.User
-		}
-		switch {
-		case len(sub.Groups) > 0:
-			a.OwnerGroup = sub.Groups[0]
-		case sub.User == acl.Admin:
-			a.OwnerGroup = acl.AdminGroup
-		}
-	}
-	if mode > 0 {
-		a.Permissions = mode
-	}
-	return a
 }
 
 // Mkdir writes the hidden marker dir/_data.json.
 func (s *Files) Mkdir(ns, dir string, sub *acl.Subject) error {
-	ns, dir, err := s.prepare(ns, dir)
+	ns, dir, marker, err := s.policy.PrepareDir(ns, dir)
 	if err != nil {
 		return err
 	}
-	if isMarker(dir) {
-		return files.ErrPermission
-	}
-	marker := dir + "/" + markerName
 	return s.run(ns, []string{s.k.fileMeta(ns, dir), s.k.fileMeta(ns, marker)}, func(ctx context.Context, tx *redis.Tx) ([]fop, error) {
 		ok, err := s.allowed(ctx, tx, ns, dir, sub, acl.Write)
 		if err != nil {
@@ -651,36 +449,34 @@ func (s *Files) Mkdir(ns, dir string, sub *acl.Subject) error {
 		if m, err := s.meta(ctx, tx, ns, marker); err != nil || m != nil {
 			return nil, err
 		}
-		now := s.Now()
-		m := &files.Meta{ACL: s.newACL(sub, 0), MimeType: "application/json", ModifiedAt: now, CreatedAt: now, Virtual: true}
-		return []fop{{name: marker, meta: m}}, nil
+		return []fop{{name: marker, meta: s.policy.MarkerMeta(sub, s.Now())}}, nil
 	})
 }
 
 // Unlink deletes the file name, or everything below the folder name.
 func (s *Files) Unlink(ns, name string, sub *acl.Subject) error {
-	ns, name, err := s.prepare(ns, name)
+	ns, name, err := s.policy.Prepare(ns, name)
 	if err != nil {
 		return err
 	}
-	if isMarker(name) {
+	if files.IsMarker(name) {
 		return nil
 	}
 	err = s.run(ns, []string{s.k.fileMeta(ns, name)}, func(ctx context.Context, tx *redis.Tx) ([]fop, error) {
 		var m *files.Meta
-		if name != "" {
+		if files.HasACL(name) {
 			var err error
 			if m, err = s.meta(ctx, tx, ns, name); err != nil {
 				return nil, err
 			}
 		}
-		if !acl.FileAllowed(sub, fillACL(s.defaultACL(), m), acl.Write) {
+		if !s.policy.Allows(sub, m, acl.Write) {
 			return nil, files.ErrPermission
 		}
 		if m != nil {
 			return []fop{{name: name}}, nil
 		}
-		names, err := s.below(ctx, tx, ns, dirPrefix(name))
+		names, err := s.below(ctx, tx, ns, files.DirPrefix(name))
 		if err != nil {
 			return nil, err
 		}
@@ -707,12 +503,9 @@ func (s *Files) dropEmpty(ns string) {
 
 // DeleteFile deletes exactly one file.
 func (s *Files) DeleteFile(ns, name string, sub *acl.Subject) error {
-	ns, name, err := s.prepareFile(ns, name)
+	ns, name, err := s.policy.PrepareExisting(ns, name)
 	if err != nil {
 		return err
-	}
-	if isMarker(name) {
-		return files.ErrNotExists
 	}
 	err = s.run(ns, []string{s.k.fileMeta(ns, name)}, func(ctx context.Context, tx *redis.Tx) ([]fop, error) {
 		m, err := s.meta(ctx, tx, ns, name)
@@ -722,7 +515,7 @@ func (s *Files) DeleteFile(ns, name string, sub *acl.Subject) error {
 		if m == nil {
 			return nil, files.ErrNotExists
 		}
-		if !acl.FileAllowed(sub, fillACL(s.defaultACL(), m), acl.Write) {
+		if !s.policy.Allows(sub, m, acl.Write) {
 			return nil, files.ErrPermission
 		}
 		return []fop{{name: name}}, nil
@@ -744,19 +537,9 @@ func (s *Files) RenameFile(ns, oldName, newName string, sub *acl.Subject) error 
 }
 
 func (s *Files) rename(ns, oldName, newName string, sub *acl.Subject, single bool) error {
-	ns, from, err := s.prepareFile(ns, oldName)
+	ns, from, to, err := s.policy.PrepareRename(ns, oldName, newName)
 	if err != nil {
 		return err
-	}
-	_, to, err := files.Normalize(ns, newName)
-	if err != nil {
-		return err
-	}
-	if to == "" {
-		return files.ErrNotExists
-	}
-	if isMarker(from) || isMarker(to) {
-		return files.ErrPermission
 	}
 	return s.run(ns, []string{s.k.fileMeta(ns, from), s.k.fileMeta(ns, to)}, func(ctx context.Context, tx *redis.Tx) ([]fop, error) {
 		fm, err := s.meta(ctx, tx, ns, from)
@@ -796,8 +579,8 @@ func (s *Files) rename(ns, oldName, newName string, sub *acl.Subject, single boo
 		if err := check(); err != nil || from == to {
 			return nil, err
 		}
-		if strings.HasPrefix(to, from+"/") || strings.HasPrefix(from, to+"/") {
-			return nil, files.ErrInvalidParameter
+		if err := files.CheckFolderMove(from, to); err != nil {
+			return nil, err
 		}
 		dsts := make([]string, len(srcs))
 		for i, src := range srcs {
@@ -813,7 +596,7 @@ func (s *Files) rename(ns, oldName, newName string, sub *acl.Subject, single boo
 		}
 		var ops []fop
 		for i, src := range srcs {
-			if !isMarker(dsts[i]) && dstMetas[i] != nil && !acl.FileAllowed(sub, fillACL(s.defaultACL(), dstMetas[i]), acl.Write) {
+			if !files.IsMarker(dsts[i]) && dstMetas[i] != nil && !s.policy.Allows(sub, dstMetas[i], acl.Write) {
 				return nil, files.ErrPermission
 			}
 			if srcMetas[i] == nil {
@@ -831,92 +614,56 @@ func (s *Files) rename(ns, oldName, newName string, sub *acl.Subject, single boo
 // Chmod sets the permissions of a file, a folder's files, or with a
 // trailing '*' of every file whose name starts with the text before it.
 func (s *Files) Chmod(ns, name string, mode int, sub *acl.Subject) ([]files.Entry, error) {
-	if mode < 0 || mode > 0xfff {
-		return nil, files.ErrInvalidParameter
+	change, err := files.ChmodChange(mode)
+	if err != nil {
+		return nil, err
 	}
-	return s.changeACL(ns, name, sub, func(a *acl.File) { a.Permissions = mode })
+	return s.changeACL(ns, name, sub, change)
 }
 
 // Chown sets owner and ownerGroup like Chmod selects files.
 func (s *Files) Chown(ns, name, owner, ownerGroup string, sub *acl.Subject) ([]files.Entry, error) {
-	if owner == "" {
-		owner = acl.Admin
-		if sub != nil && sub.User != "" {
-			owner = sub.User
-		}
-	}
-	if !strings.HasPrefix(owner, acl.UserPrefix) {
-		owner = acl.UserPrefix + owner
-	}
-	if ownerGroup == "" {
-		s.mu.RLock()
-		lookup := s.groups
-		s.mu.RUnlock()
-		if lookup != nil {
-			if gs := lookup(owner); len(gs) > 0 {
-				ownerGroup = gs[0]
-			}
-		}
-		if ownerGroup == "" {
-			return nil, &files.NoGroupError{Owner: owner}
-		}
-	}
-	if !strings.HasPrefix(ownerGroup, acl.GroupPrefix) {
-		ownerGroup = acl.GroupPrefix + ownerGroup
-	}
-	return s.changeACL(ns, name, sub, func(a *acl.File) { a.Owner, a.OwnerGroup = owner, ownerGroup })
-}
-
-func (s *Files) changeACL(ns, name string, sub *acl.Subject, change func(*acl.File)) ([]files.Entry, error) {
-	ns, name, err := s.prepareFile(ns, name)
+	change, err := s.policy.ChownChange(owner, ownerGroup, sub)
 	if err != nil {
 		return nil, err
 	}
-	glob := strings.HasSuffix(name, "*")
-	target := strings.TrimSuffix(name, "*")
-	if isMarker(target) {
-		return nil, files.ErrNotExists
+	return s.changeACL(ns, name, sub, change)
+}
+
+func (s *Files) changeACL(ns, name string, sub *acl.Subject, change files.ACLChange) ([]files.Entry, error) {
+	ns, t, err := s.policy.PrepareACLTarget(ns, name)
+	if err != nil {
+		return nil, err
 	}
 	var out []files.Entry
-	err = s.run(ns, []string{s.k.fileMeta(ns, target)}, func(ctx context.Context, tx *redis.Tx) ([]fop, error) {
+	err = s.run(ns, []string{s.k.fileMeta(ns, t.Name)}, func(ctx context.Context, tx *redis.Tx) ([]fop, error) {
 		out = nil
-		var names []string
-		var err error
-		tm, err := s.meta(ctx, tx, ns, target)
+		tm, err := s.meta(ctx, tx, ns, t.Name)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case glob:
-			names, err = s.below(ctx, tx, ns, target)
-		case tm != nil:
-			names = []string{target}
-		default:
-			names, err = s.below(ctx, tx, ns, dirPrefix(target))
+		names := []string{t.Name}
+		if t.Glob || tm == nil {
+			if names, err = s.below(ctx, tx, ns, t.Prefix()); err != nil {
+				return nil, err
+			}
 		}
-		if err != nil {
-			return nil, err
-		}
-		names = slices.DeleteFunc(names, isMarker)
+		names = slices.DeleteFunc(names, files.IsMarker)
 		ms, err := s.metas(ctx, tx, ns, names)
 		if err != nil {
 			return nil, err
 		}
 		var ops []fop
-		d := s.defaultACL()
+		d := s.policy.DefaultACL()
 		for i, n := range names {
 			if ms[i] == nil {
 				continue
 			}
-			m := *ms[i]
-			m.ACL = fillACL(d, &m)
-			change(&m.ACL)
-			ops = append(ops, fop{name: n, meta: &m, metaOnly: true})
-			dir, file := splitName(n)
-			a := m.ACL
-			out = append(out, fileEntry(dir, file, &m, &a))
+			m, e := change.Apply(n, ms[i], d, sub)
+			ops = append(ops, fop{name: n, meta: m, metaOnly: true})
+			out = append(out, e)
 		}
-		ok, err := s.allowed(ctx, tx, ns, strings.TrimSuffix(target, "/"), sub, acl.Write)
+		ok, err := s.allowed(ctx, tx, ns, t.Guard(), sub, acl.Write)
 		if err != nil {
 			return nil, err
 		}
@@ -930,12 +677,6 @@ func (s *Files) changeACL(ns, name string, sub *acl.Subject, change func(*acl.Fi
 	})
 	if err != nil {
 		return nil, err
-	}
-	admin := sub == nil || sub.Admin
-	for i := range out {
-		p := out[i].ACL.Permissions
-		out[i].Read = admin || p&acl.EveryRead != 0
-		out[i].Write = admin || p&acl.EveryWrite != 0
 	}
 	return out, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/brokerd/brokerd/acl"
@@ -38,9 +37,6 @@ type objEntry struct {
 
 var _ objects.Store = (*Objects)(nil)
 
-// maxRetries bounds optimistic transactions that lose against other writers.
-const maxRetries = 50
-
 // OpenObjects builds the indexes once if they are missing (an ioBroker
 // database) and starts following the change stream.
 func OpenObjects(o Options) (*Objects, error) {
@@ -63,64 +59,35 @@ func OpenObjects(o Options) (*Objects, error) {
 // Close stops following the change stream.
 func (s *Objects) Close() { s.feed.close() }
 
-// index scans cfg.o.* once to build brokerd's sorted sets and ioBroker's
-// type sets for a database written by ioBroker.
+// index builds brokerd's sorted sets and ioBroker's type sets once for a
+// database written by ioBroker.
 func (s *Objects) index(ctx context.Context) error {
-	n, err := s.rdb.Exists(ctx, s.k.objectsIndexed()).Result()
-	if err != nil {
-		return unavailable(err)
-	}
-	if n == 1 {
-		return nil
-	}
-	pfx := s.k.object("")
-	it := s.rdb.Scan(ctx, 0, escapeGlob(pfx)+"*", 1000).Iterator()
-	var ids []string
-	flush := func() error {
-		if len(ids) == 0 {
-			return nil
-		}
-		ks := make([]string, len(ids))
-		for i, id := range ids {
-			ks[i] = s.k.object(id)
-		}
-		vals, err := s.rdb.MGet(ctx, ks...).Result()
-		if err != nil {
-			return err
-		}
-		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, v := range vals {
-				raw, ok := v.(string)
-				if !ok {
-					continue
-				}
-				parsed, err := objects.ParseStored(ids[i], []byte(raw))
-				if err != nil {
-					s.o.Logger.Warn("redis: unreadable object not indexed", "id", ids[i], "err", err)
-					continue
-				}
-				s.indexCmds(ctx, p, ids[i], nil, parsed)
-			}
-			return nil
+	return indexOnce(ctx, s.rdb, s.k.objectsIndexed(), s.k.object(""), "", func(ids []string) error {
+		return mgetEach(ctx, s.rdb, ids, bulkSize, s.k.object, func(lo int, vals []any) error {
+			return s.indexStored(ctx, ids[lo:], vals)
 		})
-		ids = ids[:0]
-		return err
-	}
-	for it.Next(ctx) {
-		ids = append(ids, strings.TrimPrefix(it.Val(), pfx))
-		if len(ids) == 1000 {
-			if err := flush(); err != nil {
-				return unavailable(err)
+	})
+}
+
+// indexStored adds the stored JSON vals of ids (nil: gone meanwhile) to the
+// indexes; an unreadable object is left out and logged.
+func (s *Objects) indexStored(ctx context.Context, ids []string, vals []any) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, v := range vals {
+			raw, ok := v.(string)
+			if !ok {
+				continue
 			}
+			parsed, err := objects.ParseStored(ids[i], []byte(raw))
+			if err != nil {
+				s.o.Logger.Warn("redis: unreadable object not indexed", "id", ids[i], "err", err)
+				continue
+			}
+			s.indexCmds(ctx, p, ids[i], nil, parsed)
 		}
-	}
-	if err := it.Err(); err != nil {
-		return unavailable(err)
-	}
-	if err := flush(); err != nil {
-		return unavailable(err)
-	}
-	return unavailable(s.rdb.Set(ctx, s.k.objectsIndexed(), "1", 0).Err())
+		return nil
+	})
+	return err
 }
 
 // indexCmds queues the index updates of old → new (either may be nil).
@@ -326,31 +293,25 @@ func (s *Objects) fetch(ctx context.Context, ids []string) ([]string, []json.Raw
 	outIDs := make([]string, 0, len(ids))
 	raws := make([]json.RawMessage, 0, len(ids))
 	ps := make([]*objects.Parsed, 0, len(ids))
-	const chunk = 1000
-	for lo := 0; lo < len(ids); lo += chunk {
-		part := ids[lo:min(lo+chunk, len(ids))]
-		ks := make([]string, len(part))
-		for i, id := range part {
-			ks[i] = s.k.object(id)
-		}
-		vals, err := s.rdb.MGet(ctx, ks...).Result()
-		if err != nil {
-			return nil, nil, nil, unavailable(err)
-		}
+	err := mgetEach(ctx, s.rdb, ids, bulkSize, s.k.object, func(lo int, vals []any) error {
 		for i, v := range vals {
 			str, ok := v.(string)
 			if !ok {
 				continue
 			}
 			raw := json.RawMessage(str)
-			p, err := objects.ParseStored(part[i], raw)
+			p, err := objects.ParseStored(ids[lo+i], raw)
 			if err != nil {
 				continue
 			}
-			outIDs = append(outIDs, part[i])
+			outIDs = append(outIDs, ids[lo+i])
 			raws = append(raws, raw)
 			ps = append(ps, p)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, unavailable(err)
 	}
 	return outIDs, raws, ps, nil
 }
@@ -363,9 +324,8 @@ func (s *Objects) Range(start, end string, fn func(id string, m *objects.Meta, r
 		s.o.Logger.Warn("redis: object range failed", "err", err)
 		return
 	}
-	const chunk = 1000
-	for lo := 0; lo < len(ids); lo += chunk {
-		got, raws, ps, err := s.fetch(ctx, ids[lo:min(lo+chunk, len(ids))])
+	for lo := 0; lo < len(ids); lo += bulkSize {
+		got, raws, ps, err := s.fetch(ctx, ids[lo:min(lo+bulkSize, len(ids))])
 		if err != nil {
 			s.o.Logger.Warn("redis: object range failed", "err", err)
 			return
@@ -481,69 +441,27 @@ func (s *Objects) commit(ctx context.Context, tx *redis.Tx, cs []change) (stream
 	return parseStreamID(last.Val()), nil
 }
 
-// txn runs fn as an optimistic transaction on the watched keys, retrying
-// when another writer changed one of them, and waits for the delivery of
-// its last change on this node. fn's error is returned as is.
+// replace commits raw over old (nil: a new object) as the only change of
+// tx; old is parsed for its index entries.
+func (s *Objects) replace(ctx context.Context, tx *redis.Tx, id string, old, raw json.RawMessage) (streamID, error) {
+	c := change{id: id, old: old, raw: raw}
+	if old != nil {
+		var err error
+		if c.oldP, err = objects.ParseStored(id, old); err != nil {
+			return streamID{}, err
+		}
+	}
+	xid, err := s.commit(ctx, tx, []change{c})
+	return xid, rerr(err)
+}
+
+// txn runs fn as an optimistic transaction on the watched keys (watchTxn).
 func (s *Objects) txn(watch []string, fn func(ctx context.Context, tx *redis.Tx) (streamID, error)) error {
-	ctx := context.Background()
-	var xid streamID
-	var userErr error
-	for attempt := 0; attempt < maxRetries; attempt++ {
-		userErr = nil
-		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			var err error
-			xid, err = fn(ctx, tx)
-			if err != nil && !isRedisErr(err) {
-				userErr = err
-				return nil
-			}
-			return err
-		}, watch...)
-		if userErr != nil {
-			return userErr
-		}
-		if errors.Is(err, redis.TxFailedErr) {
-			continue
-		}
-		if err != nil {
-			return unavailable(err)
-		}
-		if xid != (streamID{}) {
-			s.feed.waitFor(xid, s.o.WaitDelivery)
-		}
-		return nil
+	ok, err := watchTxn(s.rdb, s.feed, s.o.WaitDelivery, watch, fn)
+	if !ok {
+		return errf("too many concurrent writers on %v", watch)
 	}
-	return errf("too many concurrent writers on %v", watch)
-}
-
-// redisErr marks errors that came from Redis inside a transaction function.
-type redisErr struct{ err error }
-
-func (e *redisErr) Error() string { return e.err.Error() }
-func (e *redisErr) Unwrap() error { return e.err }
-
-func isRedisErr(err error) bool {
-	var r *redisErr
-	return errors.As(err, &r) || errors.Is(err, redis.TxFailedErr)
-}
-
-func rerr(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &redisErr{err}
-}
-
-// getTx reads id inside a transaction (nil when missing).
-func getTx(ctx context.Context, tx *redis.Tx, key string) (json.RawMessage, error) {
-	b, err := tx.Get(ctx, key).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, rerr(err)
-	}
-	return b, nil
+	return err
 }
 
 // write is the read-modify-write of Set and Extend.
@@ -555,11 +473,11 @@ func (s *Objects) write(id string, build func(old json.RawMessage, def *objects.
 	cfgKey := s.k.object("system.config")
 	var out objects.Object
 	err := s.txn([]string{key, cfgKey}, func(ctx context.Context, tx *redis.Tx) (streamID, error) {
-		old, err := getTx(ctx, tx, key)
+		old, err := getRaw(ctx, tx, key)
 		if err != nil {
 			return streamID{}, err
 		}
-		cfg, err := getTx(ctx, tx, cfgKey)
+		cfg, err := getRaw(ctx, tx, cfgKey)
 		if err != nil {
 			return streamID{}, err
 		}
@@ -571,15 +489,8 @@ func (s *Objects) write(id string, build func(old json.RawMessage, def *objects.
 		if err != nil {
 			return streamID{}, err
 		}
-		c := change{id: id, old: old, raw: raw}
-		if old != nil {
-			if c.oldP, err = objects.ParseStored(id, old); err != nil {
-				return streamID{}, err
-			}
-		}
 		out = n
-		xid, err := s.commit(ctx, tx, []change{c})
-		return xid, rerr(err)
+		return s.replace(ctx, tx, id, old, raw)
 	})
 	if err != nil {
 		return nil, err
@@ -688,7 +599,7 @@ func (s *Objects) deleteObjects(id string, recursive bool, o objects.WriteOption
 			var cs []change
 			deleted := map[string]bool{}
 			for i, x := range ids {
-				raw, err := getTx(ctx, tx, s.k.object(x))
+				raw, err := getRaw(ctx, tx, s.k.object(x))
 				if err != nil {
 					return streamID{}, err
 				}
@@ -723,7 +634,7 @@ func (s *Objects) deleteObjects(id string, recursive bool, o objects.WriteOption
 				if deleted[eid] {
 					continue
 				}
-				raw, err := getTx(ctx, tx, s.k.object(eid))
+				raw, err := getRaw(ctx, tx, s.k.object(eid))
 				if err != nil {
 					return streamID{}, err
 				}
@@ -768,21 +679,14 @@ func (s *Objects) InitDefaults(hostname, adminPasswordHash string) error {
 		key := s.k.object(id)
 		raw := raws[i]
 		err := s.txn([]string{key}, func(ctx context.Context, tx *redis.Tx) (streamID, error) {
-			old, err := getTx(ctx, tx, key)
+			old, err := getRaw(ctx, tx, key)
 			if err != nil {
 				return streamID{}, err
 			}
 			if old != nil && id != "_design/system" {
 				return streamID{}, nil
 			}
-			c := change{id: id, old: old, raw: raw}
-			if old != nil {
-				if c.oldP, err = objects.ParseStored(id, old); err != nil {
-					return streamID{}, err
-				}
-			}
-			xid, err := s.commit(ctx, tx, []change{c})
-			return xid, rerr(err)
+			return s.replace(ctx, tx, id, old, raw)
 		})
 		if err != nil {
 			return err

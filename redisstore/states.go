@@ -6,7 +6,6 @@ import (
 	"errors"
 	"hash/maphash"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,54 +148,19 @@ func (s *States) Close() {
 }
 
 // index builds brokerd.states.ids once from the io.* keys of an existing
-// ioBroker database (the only SCAN this store ever does).
+// ioBroker database.
 func (s *States) index(ctx context.Context) error {
-	n, err := s.rdb.Exists(ctx, s.k.statesIndexed()).Result()
-	if err != nil {
-		return unavailable(err)
-	}
-	if n == 1 {
-		return nil
-	}
-	pfx := s.k.state("")
-	it := s.rdb.Scan(ctx, 0, escapeGlob(pfx)+"*", 1000).Iterator()
-	var batch []redis.Z
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	return indexOnce(ctx, s.rdb, s.k.statesIndexed(), s.k.state(""), "", func(ids []string) error {
+		zs := make([]redis.Z, len(ids))
+		for i, id := range ids {
+			zs[i] = redis.Z{Member: id}
 		}
-		err := s.rdb.ZAdd(ctx, s.k.stateIDs(), batch...).Err()
-		batch = batch[:0]
-		return err
-	}
-	for it.Next(ctx) {
-		batch = append(batch, redis.Z{Member: strings.TrimPrefix(it.Val(), pfx)})
-		if len(batch) == 1000 {
-			if err := flush(); err != nil {
-				return unavailable(err)
-			}
-		}
-	}
-	if err := it.Err(); err != nil {
-		return unavailable(err)
-	}
-	if err := flush(); err != nil {
-		return unavailable(err)
-	}
-	return unavailable(s.rdb.Set(ctx, s.k.statesIndexed(), "1", 0).Err())
+		return s.rdb.ZAdd(ctx, s.k.stateIDs(), zs...).Err()
+	})
 }
 
-// escapeGlob escapes the glob characters of a SCAN MATCH prefix.
-func escapeGlob(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		if strings.ContainsRune(`*?[]\`, c) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+// loadChunk is how many states load reads with one MGET.
+const loadChunk = 2000
 
 // load reads every state into memory; entries get version ver.
 func (s *States) load(ctx context.Context, ver streamID) error {
@@ -205,42 +169,38 @@ func (s *States) load(ctx context.Context, ver streamID) error {
 		return unavailable(err)
 	}
 	m := make(map[string]*stEntry, len(ids))
-	const chunk = 2000
-	for lo := 0; lo < len(ids); lo += chunk {
-		part := ids[lo:min(lo+chunk, len(ids))]
-		ks := make([]string, len(part))
-		for i, id := range part {
-			ks[i] = s.k.state(id)
-		}
-		vals, err := s.rdb.MGet(ctx, ks...).Result()
-		if err != nil {
-			return unavailable(err)
-		}
+	err = mgetEach(ctx, s.rdb, ids, loadChunk, s.k.state, func(lo int, vals []any) error {
 		var expiring []string
 		for i, v := range vals {
+			id := ids[lo+i]
 			raw, ok := v.(string)
 			if !ok {
 				continue // expired while nobody ran; the expiry scan publishes it
 			}
 			st, err := decodeState(raw)
 			if err != nil {
-				s.o.Logger.Warn("redis: unreadable state skipped", "id", part[i], "err", err)
+				s.o.Logger.Warn("redis: unreadable state skipped", "id", id, "err", err)
 				continue
 			}
-			m[part[i]] = &stEntry{st: st, raw: raw, ver: ver}
+			m[id] = &stEntry{st: st, raw: raw, ver: ver}
 			if st.Expire {
-				expiring = append(expiring, part[i])
+				expiring = append(expiring, id)
 			}
 		}
-		if len(expiring) > 0 {
-			scores, err := s.rdb.ZMScore(ctx, s.k.stateExpiry(), expiring...).Result()
-			if err != nil {
-				return unavailable(err)
-			}
-			for i, id := range expiring {
-				m[id].st.ExpireAt = int64(scores[i])
-			}
+		if len(expiring) == 0 {
+			return nil
 		}
+		scores, err := s.rdb.ZMScore(ctx, s.k.stateExpiry(), expiring...).Result()
+		if err != nil {
+			return err
+		}
+		for i, id := range expiring {
+			m[id].st.ExpireAt = int64(scores[i])
+		}
+		return nil
+	})
+	if err != nil {
+		return unavailable(err)
 	}
 	s.mu.Lock()
 	s.m = m
@@ -263,18 +223,12 @@ func (s *States) resync() {
 	s.feed.skipTo(tail)
 }
 
-// wireState is the stored JSON: the client form, plus the deadline that
-// an ioBroker writer never adds.
+// wireState is the stored JSON: the client form (states.State's fields),
+// whose expire an ioBroker writer may set to anything but true; the
+// deadline lives in the expiry set, not here.
 type wireState struct {
-	Val    any    `json:"val"`
-	Ack    bool   `json:"ack"`
-	TS     int64  `json:"ts"`
-	Q      int    `json:"q"`
-	From   string `json:"from"`
-	User   string `json:"user"`
-	LC     int64  `json:"lc"`
-	C      string `json:"c"`
-	Expire any    `json:"expire"`
+	states.State
+	Expire any `json:"expire"` // shadows State.Expire
 }
 
 func decodeState(raw string) (*states.State, error) {
@@ -282,36 +236,29 @@ func decodeState(raw string) (*states.State, error) {
 	if err := json.Unmarshal([]byte(raw), &w); err != nil {
 		return nil, err
 	}
-	st := &states.State{Val: w.Val, Ack: w.Ack, TS: w.TS, Q: w.Q, From: w.From, User: w.User, LC: w.LC, C: w.C}
+	st := &w.State
 	if b, ok := w.Expire.(bool); ok && b {
 		st.Expire = true
 	}
 	return st, nil
 }
 
+// Current returns the value readers see (nil: a local deletion not yet
+// delivered).
+func (e *stEntry) Current() *states.State { return e.st }
+
 // Get returns the state from memory; the pointer is shared, do not modify.
 func (s *States) Get(id string) (*states.State, bool) {
 	s.mu.RLock()
-	e := s.m[id]
-	var st *states.State
-	if e != nil {
-		st = e.st
-	}
-	s.mu.RUnlock()
-	return st, st != nil
+	defer s.mu.RUnlock()
+	return states.Lookup(s.m, id)
 }
 
 // GetMany returns the states of ids in order, nil for missing ones.
 func (s *States) GetMany(ids []string) []*states.State {
-	out := make([]*states.State, len(ids))
 	s.mu.RLock()
-	for i, id := range ids {
-		if e := s.m[id]; e != nil {
-			out[i] = e.st
-		}
-	}
-	s.mu.RUnlock()
-	return out
+	defer s.mu.RUnlock()
+	return states.LookupMany(s.m, ids)
 }
 
 // Len returns the number of states with a value.
@@ -323,24 +270,10 @@ func (s *States) Len() int {
 
 // All calls fn for every state in id order on a snapshot.
 func (s *States) All(fn func(id string, st *states.State) bool) {
-	type kv struct {
-		id string
-		st *states.State
-	}
 	s.mu.RLock()
-	snap := make([]kv, 0, s.n)
-	for id, e := range s.m {
-		if e.st != nil {
-			snap = append(snap, kv{id, e.st})
-		}
-	}
+	snap := states.TakeSnapshot(s.m, s.n)
 	s.mu.RUnlock()
-	slices.SortFunc(snap, func(a, b kv) int { return strings.Compare(a.id, b.id) })
-	for _, p := range snap {
-		if !fn(p.id, p.st) {
-			return
-		}
-	}
+	snap.Each(fn)
 }
 
 // Watch registers fn for every change, delivered in stream order on the

@@ -47,18 +47,11 @@ type entry struct {
 
 var _ Store = (*BoltStore)(nil)
 
-// diskState is the persisted form: the client fields plus the deadline.
+// diskState is the persisted form: the client fields (State's JSON) plus
+// the deadline, which State never sends to clients.
 type diskState struct {
-	Val      any    `json:"val"`
-	Ack      bool   `json:"ack"`
-	TS       int64  `json:"ts"`
-	Q        int    `json:"q"`
-	From     string `json:"from"`
-	User     string `json:"user"`
-	LC       int64  `json:"lc"`
-	C        string `json:"c"`
-	Expire   bool   `json:"expire"`
-	ExpireAt int64  `json:"expireAt"`
+	State
+	ExpireAt int64 `json:"expireAt"`
 }
 
 // Open loads all states of db into memory, deletes those whose expiry passed
@@ -131,37 +124,31 @@ func decodeDisk(v []byte) (*State, error) {
 	if err := json.Unmarshal(v, &d); err != nil {
 		return nil, err
 	}
-	return &State{Val: d.Val, Ack: d.Ack, TS: d.TS, Q: d.Q, From: d.From, User: d.User,
-		LC: d.LC, C: d.C, Expire: d.Expire || d.ExpireAt != 0, ExpireAt: d.ExpireAt}, nil
+	st := &d.State
+	st.ExpireAt = d.ExpireAt
+	st.Expire = st.Expire || d.ExpireAt != 0
+	return st, nil
 }
 
 // Close stops the expiry timer. The database is closed by its owner.
 func (s *BoltStore) Close() { s.exp.stop() }
 
+// Current returns the value readers see (nil: none).
+func (e *entry) Current() *State { return e.cur }
+
 // Get returns the stored state. The pointer is shared and must not be modified.
 func (s *BoltStore) Get(id string) (*State, bool) {
 	s.mu.RLock()
-	e := s.m[id]
-	var st *State
-	if e != nil {
-		st = e.cur
-	}
-	s.mu.RUnlock()
-	return st, st != nil
+	defer s.mu.RUnlock()
+	return Lookup(s.m, id)
 }
 
 // GetMany returns the states of ids in order, nil for missing ones. The
 // pointers are shared and must not be modified.
 func (s *BoltStore) GetMany(ids []string) []*State {
-	out := make([]*State, len(ids))
 	s.mu.RLock()
-	for i, id := range ids {
-		if e := s.m[id]; e != nil {
-			out[i] = e.cur
-		}
-	}
-	s.mu.RUnlock()
-	return out
+	defer s.mu.RUnlock()
+	return LookupMany(s.m, ids)
 }
 
 // Len returns the number of states with a value.
@@ -174,32 +161,10 @@ func (s *BoltStore) Len() int {
 // All calls fn for every state in id order until fn returns false. It works
 // on a snapshot, so fn may call the store.
 func (s *BoltStore) All(fn func(id string, s *State) bool) {
-	type kv struct {
-		id string
-		st *State
-	}
 	s.mu.RLock()
-	snap := make([]kv, 0, s.n)
-	for id, e := range s.m {
-		if e.cur != nil {
-			snap = append(snap, kv{id, e.cur})
-		}
-	}
+	snap := TakeSnapshot(s.m, s.n)
 	s.mu.RUnlock()
-	slices.SortFunc(snap, func(a, b kv) int {
-		switch {
-		case a.id < b.id:
-			return -1
-		case a.id > b.id:
-			return 1
-		}
-		return 0
-	})
-	for _, p := range snap {
-		if !fn(p.id, p.st) {
-			return
-		}
-	}
+	snap.Each(fn)
 }
 
 // Watch registers fn for every change. Changes are published when they are

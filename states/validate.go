@@ -81,7 +81,6 @@ func checkID(id string) error {
 	return nil
 }
 
-
 // stateKeyTypes lists the allowed setState properties in the order
 // js-controller type-checks them ("any" is never checked).
 var stateKeyTypes = [...]struct{ key, typ string }{
