@@ -3,29 +3,13 @@ package hoststats
 import (
 	"testing"
 	"time"
-
-	"github.com/brokerd/brokerd/database"
-	"github.com/brokerd/brokerd/objects"
-	"github.com/brokerd/brokerd/states"
 )
 
 // TestAliveExpiryFollowsInterval: alive is written with an expiry of two
 // intervals, so the interval a publisher runs with can be read back from the
 // state without waiting for a tick; 0 means DefaultInterval.
 func TestAliveExpiryFollowsInterval(t *testing.T) {
-	db, err := database.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := objects.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := states.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { st.Close(); _ = db.Close() }()
+	obj, st := openStores(t)
 	for _, c := range []struct {
 		interval, want time.Duration
 	}{

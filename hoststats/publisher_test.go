@@ -11,19 +11,7 @@ import (
 )
 
 func TestPublisher(t *testing.T) {
-	db, err := database.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := objects.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := states.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { st.Close(); _ = db.Close() }()
+	obj, st := openStores(t)
 	p, err := New(Options{Objects: obj, States: st, Hostname: "box", Interval: 20 * time.Millisecond, Proc: Proc{Root: "testdata/proc"}})
 	if err != nil {
 		t.Fatal(err)
@@ -72,4 +60,24 @@ func TestPublisher(t *testing.T) {
 		t.Fatal(err)
 	}
 	p2.Close()
+}
+
+// openStores opens the objects and states stores on a temporary database,
+// closed when the test ends.
+func openStores(t *testing.T) (*objects.BoltStore, *states.BoltStore) {
+	t.Helper()
+	db, err := database.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := objects.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := states.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close(); _ = db.Close() })
+	return obj, st
 }
