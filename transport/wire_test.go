@@ -22,7 +22,7 @@ import (
 )
 
 // testServer starts a Server on the real stores over a temporary database.
-func testServer(t *testing.T, o Options) (*Server, *httptest.Server) {
+func testServer(t testing.TB, o Options) (*Server, *httptest.Server) {
 	t.Helper()
 	db, err := database.Open(t.TempDir())
 	if err != nil {
