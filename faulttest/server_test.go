@@ -43,6 +43,9 @@ func startServer(tb testing.TB) *server {
 	cfg.DataDir = dir
 	cfg.Listen = config.Addresses{"127.0.0.1:0"}
 	cfg.Log.Level = "error"
+	// The idle stress test (-tags stress) holds 10,000 sessions, the default
+	// limit, and then dials more; the limit itself is tested in transport.
+	cfg.Limits.MaxConnections = 20000
 	b, err := broker.New(cfg, broker.Options{Version: "faulttest", LogOutput: io.Discard})
 	if err != nil {
 		os.RemoveAll(dir)

@@ -29,6 +29,7 @@ type gatedCtor struct{ transports.TransportCtor }
 
 func (g gatedCtor) New(ctx *types.HttpContext) transports.Transport {
 	t := g.TransportCtor.New(ctx)
+	releaseQueue(t, "writeQueue") // see queueleak.go
 	if t.Name() == "websocket" {
 		// The library stops a websocket's write-queue goroutine only when the
 		// server closes it; a client-side close left one goroutine (and ~19 kB)

@@ -407,6 +407,7 @@ func (s *Server) closeSession(sid string) {
 // authenticate is the namespace middleware: it runs before the CONNECT
 // packet and stores the subject on the socket.
 func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedError)) {
+	releaseQueue(sock, "taskQueue") // every socket passes here, refused ones too (queueleak.go)
 	h := handshakeOf(sock)
 	var sess Session = StaticSession{adminSubject()}
 	var err error
