@@ -2,6 +2,7 @@ package transport
 
 import (
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -29,7 +30,15 @@ type gatedCtor struct{ transports.TransportCtor }
 
 func (g gatedCtor) New(ctx *types.HttpContext) transports.Transport {
 	t := g.TransportCtor.New(ctx)
-	releaseQueue(t, "writeQueue") // see queueleak.go
+	if q := libraryQueue(t, "writeQueue"); q != nil {
+		runtime.SetFinalizer(q, nil) // see queueleak.go
+		if t.Name() == transports.POLLING {
+			// Like the websocket's below: the library closes this queue only
+			// in DoClose, which a session the client ended never reaches;
+			// its goroutine (and with it the session) stayed for good.
+			_ = t.Once("close", func(...any) { q.TryClose() })
+		}
+	}
 	if t.Name() == "websocket" {
 		// The library stops a websocket's write-queue goroutine only when the
 		// server closes it; a client-side close left one goroutine (and ~19 kB)

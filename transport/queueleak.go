@@ -25,24 +25,40 @@ var queueType = reflect.TypeFor[*queue.Queue]()
 // field of the struct obj points to (through interfaces). It reports whether
 // it found one.
 func releaseQueue(obj any, field string) bool {
-	v := reflect.ValueOf(obj)
-	for v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return false
-		}
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return false
-	}
-	f := v.FieldByName(field)
-	if !f.IsValid() || f.Type() != queueType || !f.CanAddr() {
-		return false
-	}
-	q := *(**queue.Queue)(unsafe.Pointer(f.UnsafeAddr()))
+	q := libraryQueue(obj, field)
 	if q == nil {
 		return false
 	}
 	runtime.SetFinalizer(q, nil)
 	return true
+}
+
+// libraryQueue returns the *queue.Queue in the unexported field of the
+// struct obj points to, or nil.
+func libraryQueue(obj any, field string) *queue.Queue {
+	f := structField(obj, field)
+	if !f.IsValid() || f.Type() != queueType {
+		return nil
+	}
+	return *(**queue.Queue)(unsafe.Pointer(f.UnsafeAddr()))
+}
+
+// structField returns the addressable field of the struct obj points to
+// (through interfaces), or an invalid Value.
+func structField(obj any, field string) reflect.Value {
+	v := reflect.ValueOf(obj)
+	for v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return reflect.Value{}
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return reflect.Value{}
+	}
+	f := v.FieldByName(field)
+	if !f.IsValid() || !f.CanAddr() {
+		return reflect.Value{}
+	}
+	return f
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +118,33 @@ func TestClosedSessionsAreFreed(t *testing.T) {
 	t.Logf("heap per closed session: %.0f B", per)
 	if per > 6<<10 {
 		t.Fatalf("closed sessions keep %.0f B each", per)
+	}
+}
+
+func queueLoops() int {
+	buf := make([]byte, 8<<20)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "queue.(*Queue).loop(")
+}
+
+// A long-polling session the client ends with a close packet stops its
+// transport's queue goroutine (the library left one per session running).
+func TestClosedPollingSessionsEndTheirQueues(t *testing.T) {
+	srv, hs := testServer(t, Options{})
+	base := queueLoops()
+	const n = 50
+	for range n {
+		sid, _ := pollEIO3(t, hs)
+		if code, err := postPoll(hs, 3, sid, encodeEIO3("1")); err != nil || code != 200 {
+			t.Fatalf("close poll session: %d %v", code, err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	left := queueLoops() - base
+	for left > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		left = queueLoops() - base
+	}
+	if left > 0 || srv.Connections() != 0 {
+		t.Fatalf("%d queue goroutines of %d closed polling sessions still run (%d connections)", left, n, srv.Connections())
 	}
 }
