@@ -408,6 +408,7 @@ func (s *Server) closeSession(sid string) {
 // packet and stores the subject on the socket.
 func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	releaseQueue(sock, "taskQueue") // every socket passes here, refused ones too (queueleak.go)
+	connectTimeout := connectTimer(sock)
 	h := handshakeOf(sock)
 	var sess Session = StaticSession{adminSubject()}
 	var err error
@@ -439,6 +440,9 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 		return
 	}
 	sock.SetData(sockData{sess: sess, instance: instance})
+	if connectTimeout != nil {
+		stopTimer(connectTimeout) // accepted: nothing left for it to do (queueleak.go)
+	}
 	next(nil)
 }
 
