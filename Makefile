@@ -42,10 +42,7 @@ FUZZ_TARGETS := \
 	faulttest:FuzzFrames
 
 fuzz-short:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "== $${t%%:*} $${t##*:} ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
-	done
+	@GO="$(GO)" FUZZTIME=$(FUZZTIME) bash scripts/fuzz-short.sh $(FUZZ_TARGETS)
 
 # Long fault runs: 100 SIGKILL cycles under mixed load (no acknowledged
 # write may be lost), then the full-size connection churn and 10,000 idle
