@@ -343,18 +343,9 @@ func errNeedsSocket(name string) error {
 // Handlers that answer an error string without failing are reported in
 // the ack only; see AckError for err-first commands.
 func (s *Server) Invoke(ctx context.Context, sess Session, name string, args []any) ([]any, error) {
-	if sess == nil || sess.Subject() == nil {
-		return nil, ErrInvalidLogin
-	}
-	if !sess.Alive() {
-		return nil, ErrSessionExpired
-	}
-	cmd, a, err := s.gate(name, args, sess.Subject())
+	cmd, a, err := s.admit(sess, name, args)
 	if err != nil {
 		return nil, err
-	}
-	if cmd.Socket {
-		return nil, errNeedsSocket(name)
 	}
 	var out []any
 	call := &Call{Name: name, Args: a, srv: s, sess: sess, ctx: ctx, done: func(r []any) { out = r }, start: time.Now(), known: true}
@@ -363,6 +354,25 @@ func (s *Server) Invoke(ctx context.Context, sess Session, name string, args []a
 		return nil, errors.New("internal error")
 	}
 	return out, call.err
+}
+
+// admit is what a command run without a socket passes first: a live
+// session, then the gate (lookup, arguments, permission).
+func (s *Server) admit(sess Session, name string, args []any) (*Command, Args, error) {
+	if sess == nil || sess.Subject() == nil {
+		return nil, Args{}, ErrInvalidLogin
+	}
+	if !sess.Alive() {
+		return nil, Args{}, ErrSessionExpired
+	}
+	cmd, a, err := s.gate(name, args, sess.Subject())
+	if err != nil {
+		return nil, Args{}, err
+	}
+	if cmd.Socket {
+		return nil, Args{}, errNeedsSocket(name)
+	}
+	return cmd, a, nil
 }
 
 // AckError is the error of an err-first acknowledgement: its first

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"net/http"
-	"runtime"
 	"sync"
 	"time"
 
@@ -30,8 +29,7 @@ type gatedCtor struct{ transports.TransportCtor }
 
 func (g gatedCtor) New(ctx *types.HttpContext) transports.Transport {
 	t := g.TransportCtor.New(ctx)
-	if q := libraryQueue(t, "writeQueue"); q != nil {
-		runtime.SetFinalizer(q, nil) // see queueleak.go
+	if q := releaseQueue(t, "writeQueue"); q != nil { // queueleak.go
 		if t.Name() == transports.POLLING {
 			// Like the websocket's below: the library closes this queue only
 			// in DoClose, which a session the client ended never reaches;

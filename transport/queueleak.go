@@ -26,25 +26,18 @@ import (
 var queueType = reflect.TypeFor[*queue.Queue]()
 
 // releaseQueue clears the finalizer of the *queue.Queue in the unexported
-// field of the struct obj points to (through interfaces). It reports whether
-// it found one.
-func releaseQueue(obj any, field string) bool {
-	q := libraryQueue(obj, field)
-	if q == nil {
-		return false
-	}
-	runtime.SetFinalizer(q, nil)
-	return true
-}
-
-// libraryQueue returns the *queue.Queue in the unexported field of the
-// struct obj points to, or nil.
-func libraryQueue(obj any, field string) *queue.Queue {
+// field of the struct obj points to (through interfaces) and returns the
+// queue, nil when there is none.
+func releaseQueue(obj any, field string) *queue.Queue {
 	f := structField(obj, field)
 	if !f.IsValid() || f.Type() != queueType {
 		return nil
 	}
-	return *(**queue.Queue)(unsafe.Pointer(f.UnsafeAddr()))
+	q := *(**queue.Queue)(unsafe.Pointer(f.UnsafeAddr()))
+	if q != nil {
+		runtime.SetFinalizer(q, nil)
+	}
+	return q
 }
 
 // structField returns the addressable field of the struct obj points to

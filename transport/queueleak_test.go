@@ -39,7 +39,7 @@ func TestLibraryQueueLeakAndRelease(t *testing.T) {
 		q := queue.New()
 		q.Close()
 		holder := struct{ q *queue.Queue }{q}
-		if !releaseQueue(&holder, "q") {
+		if releaseQueue(&holder, "q") == nil {
 			t.Fatal("releaseQueue did not find the queue")
 		}
 	}
@@ -65,7 +65,7 @@ func TestReleaseQueueFindsLibraryFields(t *testing.T) {
 	}
 	srv.mu.Unlock()
 	var sock *socket.Socket = c.sock
-	if !releaseQueue(sock, "taskQueue") {
+	if releaseQueue(sock, "taskQueue") == nil {
 		t.Fatal("socket.io Socket has no taskQueue field any more")
 	}
 	var tr transports.Transport = c.sock.Conn().Transport()
@@ -75,7 +75,7 @@ func TestReleaseQueueFindsLibraryFields(t *testing.T) {
 	if ct, ok := tr.(*corkedTransport); ok {
 		tr = ct.Transport
 	}
-	if !releaseQueue(tr, "writeQueue") {
+	if releaseQueue(tr, "writeQueue") == nil {
 		t.Fatalf("transport %T has no writeQueue field any more", tr)
 	}
 }

@@ -451,10 +451,7 @@ func (s *Server) isDir(sess Session, ns, name string) bool {
 // file ACL. It keeps the file's meta, because readFile's ack
 // (err, data, mimeType) has no modification time for Last-Modified.
 func (s *Server) readFileMeta(sess Session, ns, name string) (data []byte, meta *files.Meta, err error) {
-	if !sess.Alive() {
-		return nil, nil, ErrSessionExpired
-	}
-	if _, _, err := s.gate("readFile", []any{ns, name}, sess.Subject()); err != nil {
+	if _, _, err := s.admit(sess, "readFile", []any{ns, name}); err != nil {
 		return nil, nil, err
 	}
 	// Recorded like an invoked readFile, so /metrics still counts file reads.
